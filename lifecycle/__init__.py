@@ -1,0 +1,1 @@
+"""The session lifecycle: statuses, the transition table, and the data that crosses Temporal."""

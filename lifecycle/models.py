@@ -1,0 +1,211 @@
+"""The data that crosses Temporal and the stores: plain dataclasses, so the default converter
+carries them and the workflow sandbox can import them."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from lifecycle.statuses import Operation, SessionStatus
+
+
+@dataclass
+class TaskOptions:
+    """A session's default task options, as ArmoniK's TaskOptions carries them."""
+
+    max_duration: float | None = None  # seconds
+    max_retries: int = 1
+    priority: int = 1
+    partition_id: str = ""
+    application_name: str = ""
+    application_version: str = ""
+    application_namespace: str = ""
+    application_service: str = ""
+    engine_type: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    session_id: str
+    status: SessionStatus
+    client_submission: bool
+    worker_submission: bool
+    partition_ids: list[str]
+    options: TaskOptions
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    closed_at: datetime | None = None
+    purged_at: datetime | None = None
+    deleted_at: datetime | None = None
+    # Bumped by each admitted Pause or Resume; see lifecycle.transitions.
+    epoch: int = 0
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.closed_at - self.created_at if self.closed_at else None
+
+    def to_json(self) -> dict[str, Any]:
+        def date(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        duration = self.duration
+        return {
+            "session_id": self.session_id,
+            "status": SessionStatus(self.status).name,
+            "client_submission": self.client_submission,
+            "worker_submission": self.worker_submission,
+            "partition_ids": list(self.partition_ids),
+            "options": {**self.options.__dict__, "options": dict(self.options.options)},
+            "created_at": date(self.created_at),
+            "cancelled_at": date(self.cancelled_at),
+            "closed_at": date(self.closed_at),
+            "purged_at": date(self.purged_at),
+            "deleted_at": date(self.deleted_at),
+            "duration": duration.total_seconds() if duration is not None else None,
+        }
+
+
+@dataclass
+class Partition:
+    partition_id: str
+    parent_partition_ids: list[str] = field(default_factory=list)
+    pod_reserved: int = 1
+    pod_max: int = 100
+    preemption_percentage: int = 50
+    priority: int = 1
+    pod_configuration: dict[str, str] = field(default_factory=dict)
+
+
+# --- Workflow inputs and outputs ---------------------------------------------------------------
+
+
+@dataclass
+class CreateRequest:
+    session_id: str
+    partition_ids: list[str]
+    options: TaskOptions
+
+
+@dataclass
+class Carried:
+    """What a workflow hands to its next run when it continues as new."""
+
+    op_id: str
+    admitted: "SessionWrite"
+    steps_done: list[str]
+    step: str
+    cursor: str
+    progress: "Progress"
+
+
+@dataclass
+class OperationRequest:
+    session_id: str
+    # StopSubmission only: which flags to clear.
+    client: bool = True
+    worker: bool = True
+    # Continue as new once the history grows past this many events.
+    history_limit: int = 400
+    carried: Carried | None = None
+
+
+@dataclass
+class OperationOutcome:
+    session: Session
+    # Set when a later operation took the session elsewhere before this one's sweep ended.
+    superseded: bool = False
+    progress: "Progress | None" = None
+
+
+@dataclass
+class StepProgress:
+    step: str
+    scanned: int = 0
+    total: int | None = None
+    changed: int = 0
+    done: bool = False
+    batches_started: int = 0
+    batches_committed: int = 0
+
+
+@dataclass
+class Progress:
+    """What the `progress` query answers, and the workflow's current details show."""
+
+    operation: Operation
+    session_id: str
+    state: str = "starting"  # starting, running, done, superseded
+    step: str = ""
+    steps: list[StepProgress] = field(default_factory=list)
+
+
+# --- Activity inputs and outputs ---------------------------------------------------------------
+
+
+@dataclass
+class SessionUpdate:
+    """An operation's write to its session's row: its admission, or (finish=True) its last step."""
+
+    op_id: str
+    session_id: str
+    operation: Operation
+    finish: bool = False
+    # StopSubmission only.
+    client: bool = True
+    worker: bool = True
+
+
+@dataclass
+class SessionInsert:
+    op_id: str
+    request: CreateRequest
+
+
+@dataclass
+class SessionWrite:
+    """The session as an operation's write left it."""
+
+    session: Session | None
+    # The epoch this operation was admitted with: the guard of its Pause or Resume batches.
+    epoch: int
+    # The last step found that a later operation had moved the session elsewhere.
+    superseded: bool = False
+
+
+@dataclass
+class Guard:
+    """A batch commits only while the session is in one of `statuses` (and, for Pause and Resume,
+    while its epoch is still the one they were admitted with)."""
+
+    statuses: list[SessionStatus]
+    epoch: int | None = None
+
+
+@dataclass
+class Sweep:
+    """One call of a batch step: it runs batches from its checkpoint and hands back progress."""
+
+    op_id: str
+    session_id: str
+    step: str  # the checkpoint's name within the operation
+    guard: Guard
+    after: str = ""  # keys are compared bytewise (COLLATE "C"); "" is before every key
+    until: str | None = None  # the last key of the range, for a step that follows another
+    # Rows in these statuses are the ones changed; empty means every row.
+    from_statuses: list[int] = field(default_factory=list)
+    to_status: int | None = None
+    # Leave results marked for manual deletion alone (Purge).
+    keep_manual: bool = False
+
+
+@dataclass
+class SweepProgress:
+    cursor: str
+    scanned: int
+    changed: int
+    done: bool
+    superseded: bool = False
+    total: int | None = None
+    # Cumulative over every call of the step: started minus committed is the work a crash redid.
+    batches_started: int = 0
+    batches_committed: int = 0

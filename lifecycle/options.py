@@ -1,0 +1,31 @@
+"""Validation of a new session's partitions and options (SPEC §2, Create)."""
+
+from lifecycle.models import TaskOptions
+from lifecycle.refusals import INVALID_ARGUMENT, Refused
+
+MIN_PRIORITY, MAX_PRIORITY = 1, 99
+
+
+def resolve_create(
+    partition_ids: list[str], options: TaskOptions, default_partition: str
+) -> tuple[list[str], TaskOptions]:
+    """The session's partitions and options as they will be stored, or a refusal."""
+    if options.max_retries < 1:
+        raise Refused(INVALID_ARGUMENT, "max_retries must be at least 1")
+    if not MIN_PRIORITY <= options.priority <= MAX_PRIORITY:
+        raise Refused(
+            INVALID_ARGUMENT, f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}"
+        )
+    if options.max_duration is None or options.max_duration <= 0:
+        raise Refused(INVALID_ARGUMENT, "max_duration is required and must be positive")
+    if any(not p for p in partition_ids):
+        raise Refused(INVALID_ARGUMENT, "partition ids must not be empty")
+    partitions = list(dict.fromkeys(partition_ids)) or [options.partition_id or default_partition]
+    partition_id = options.partition_id or partitions[0]
+    if partition_id not in partitions:
+        raise Refused(
+            INVALID_ARGUMENT,
+            f"partition_id {partition_id!r} is not among the session's partitions {partitions}",
+        )
+    resolved = TaskOptions(**{**options.__dict__, "partition_id": partition_id})
+    return partitions, resolved

@@ -1,0 +1,1 @@
+"""One adapter per store of the seed diagrams; each owns its SQL or commands."""

@@ -1,0 +1,51 @@
+"""Every store the control plane uses, connected from the settings."""
+
+from dataclasses import dataclass
+
+from settings import Settings
+from stores.database import Database
+from stores.object_storage import ObjectStorage
+from stores.operations_log import OperationsLog
+from stores.partitions_table import PartitionsTable
+from stores.queue import Queue
+from stores.results_table import ResultsTable
+from stores.sessions_table import SessionsTable
+from stores.tasks_table import TasksTable
+
+
+@dataclass
+class Stores:
+    db: Database
+    partitions: PartitionsTable
+    sessions: SessionsTable
+    tasks: TasksTable
+    results: ResultsTable
+    operations: OperationsLog
+    queue: Queue
+    objects: ObjectStorage
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> "Stores":
+        db = await Database.connect(settings.postgres_dsn, settings.postgres_pool_size)
+        objects = await ObjectStorage.connect(
+            settings.s3_endpoint,
+            settings.s3_bucket,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_region,
+        )
+        return cls(
+            db=db,
+            partitions=PartitionsTable(db),
+            sessions=SessionsTable(db),
+            tasks=TasksTable(db),
+            results=ResultsTable(db),
+            operations=OperationsLog(db),
+            queue=Queue.connect(settings.redis_url),
+            objects=objects,
+        )
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.objects.close()
+        await self.db.close()

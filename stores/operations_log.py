@@ -1,0 +1,151 @@
+"""The operations admitted on each session, and the checkpoints of their batch steps.
+
+Neither is a participant of the seed diagrams: they are what makes each arrow safe to retry.
+"""
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from lifecycle.statuses import Operation
+from stores.database import Database
+
+
+@dataclass
+class AdmittedOperation:
+    op_id: str
+    seq: int
+    session_id: str
+    operation: Operation
+    from_status: int | None
+    to_status: int | None
+    epoch: int
+    finished: bool
+
+
+@dataclass
+class Checkpoint:
+    op_id: str
+    step: str
+    cursor: str
+    done: bool
+    scanned: int
+    changed: int
+    batches_started: int
+    batches_committed: int
+
+
+OPERATION_COLUMNS = (
+    "op_id, seq, session_id, operation, from_status, to_status, epoch,"
+    " finished_at IS NOT NULL AS finished"
+)
+STEP_COLUMNS = "op_id, step, cursor, done, scanned, changed, batches_started, batches_committed"
+
+
+def _operation(row: asyncpg.Record) -> AdmittedOperation:
+    return AdmittedOperation(**{**dict(row), "operation": Operation(row["operation"])})
+
+
+class OperationsLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def find(self, conn: asyncpg.Connection, op_id: str) -> AdmittedOperation | None:
+        row = await conn.fetchrow(
+            f"SELECT {OPERATION_COLUMNS} FROM operations WHERE op_id = $1", op_id
+        )
+        return _operation(row) if row else None
+
+    async def record(
+        self,
+        conn: asyncpg.Connection,
+        op_id: str,
+        session_id: str,
+        operation: Operation,
+        from_status: int | None,
+        to_status: int | None,
+        epoch: int,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO operations (op_id, session_id, operation, from_status, to_status, epoch)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            op_id,
+            session_id,
+            operation.value,
+            from_status,
+            to_status,
+            epoch,
+        )
+
+    async def finish(self, conn: asyncpg.Connection, op_id: str) -> None:
+        await conn.execute("UPDATE operations SET finished_at = now() WHERE op_id = $1", op_id)
+
+    async def of_session(self, session_id: str) -> list[AdmittedOperation]:
+        rows = await self.db.pool.fetch(
+            f"SELECT {OPERATION_COLUMNS} FROM operations WHERE session_id = $1 ORDER BY seq",
+            session_id,
+        )
+        return [_operation(r) for r in rows]
+
+    async def forget_session(self, conn: asyncpg.Connection, session_id: str) -> None:
+        await conn.execute("DELETE FROM operation_steps WHERE session_id = $1", session_id)
+        await conn.execute("DELETE FROM operations WHERE session_id = $1", session_id)
+
+    async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
+        """Count a batch before it begins, outside its transaction, so that a batch cut short by
+        a crash is counted too."""
+        await self.db.pool.execute(
+            "INSERT INTO operation_steps (op_id, step, session_id, batches_started)"
+            " VALUES ($1, $2, $3, 1) ON CONFLICT (op_id, step) DO UPDATE"
+            " SET batches_started = operation_steps.batches_started + 1, updated_at = now()",
+            op_id,
+            step,
+            session_id,
+        )
+
+    async def checkpoint(self, conn: asyncpg.Connection, op_id: str, step: str) -> Checkpoint:
+        """The step's checkpoint, locked until `conn` commits: two attempts of one activity (a
+        retry started while a presumed-dead worker still runs) take batches one at a time."""
+        row = await conn.fetchrow(
+            f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE op_id = $1 AND step = $2 FOR UPDATE",
+            op_id,
+            step,
+        )
+        assert row is not None, "count_batch_start() creates the row"
+        return Checkpoint(**dict(row))
+
+    async def advance(
+        self,
+        conn: asyncpg.Connection,
+        op_id: str,
+        step: str,
+        cursor: str,
+        scanned: int,
+        changed: int,
+        done: bool,
+    ) -> None:
+        await conn.execute(
+            "UPDATE operation_steps SET cursor = $3, scanned = scanned + $4,"
+            " changed = changed + $5, done = $6, batches_committed = batches_committed + 1,"
+            " updated_at = now() WHERE op_id = $1 AND step = $2",
+            op_id,
+            step,
+            cursor,
+            scanned,
+            changed,
+            done,
+        )
+
+    async def steps(self, op_id: str) -> list[Checkpoint]:
+        rows = await self.db.pool.fetch(
+            f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE op_id = $1 ORDER BY step", op_id
+        )
+        return [Checkpoint(**dict(r)) for r in rows]
+
+    async def steps_of_session(self, session_id: str) -> list[Checkpoint]:
+        rows = await self.db.pool.fetch(
+            f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE session_id = $1"
+            " ORDER BY op_id, step",
+            session_id,
+        )
+        return [Checkpoint(**dict(r)) for r in rows]

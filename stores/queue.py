@@ -1,0 +1,108 @@
+"""Queue: one priority queue per partition, on Redis.
+
+Each partition's queue is a sorted set whose members are "session_id/task_id". The score puts a
+higher priority first and, among equal priorities, the earlier push first. Pushing a task that
+is already queued keeps its entry and its place (ZADD NX), so a retried batch never queues a task
+twice.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+
+from lifecycle.options import MAX_PRIORITY, MIN_PRIORITY
+
+PREFIX = "armonik:queue:"
+SEQUENCE = "armonik:queue-sequence"
+# Scores are doubles: priority rank times 2**40, plus a sequence number below 2**40, stays exact.
+SEQUENCE_SPAN = 2**40
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    session_id: str
+    task_id: str
+    partition_id: str
+    priority: int = MIN_PRIORITY
+
+    @property
+    def member(self) -> str:
+        return f"{self.session_id}/{self.task_id}"
+
+
+def queue_key(partition_id: str) -> str:
+    return PREFIX + partition_id
+
+
+def _rank(priority: int) -> int:
+    return MAX_PRIORITY - max(MIN_PRIORITY, min(MAX_PRIORITY, priority))
+
+
+class Queue:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    @classmethod
+    def connect(cls, url: str) -> "Queue":
+        # Short timeouts: a batch must fail, and be retried, well within its heartbeat timeout.
+        return cls(
+            redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+            )
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def push(self, tasks: list[QueuedTask]) -> int:
+        """Queue the tasks not queued yet; answers how many were added."""
+        if not tasks:
+            return 0
+        last = await self.redis.incrby(SEQUENCE, len(tasks))
+        first = last - len(tasks)
+        by_partition: dict[str, dict[str, int]] = defaultdict(dict)
+        for i, t in enumerate(tasks):
+            by_partition[t.partition_id][t.member] = (
+                _rank(t.priority) * SEQUENCE_SPAN + (first + i) % SEQUENCE_SPAN
+            )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition_id, scores in by_partition.items():
+                pipe.zadd(queue_key(partition_id), scores, nx=True)
+            return sum(await pipe.execute())
+
+    async def remove(self, tasks: list[QueuedTask]) -> int:
+        if not tasks:
+            return 0
+        by_partition: dict[str, list[str]] = defaultdict(list)
+        for t in tasks:
+            by_partition[t.partition_id].append(t.member)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition_id, members in by_partition.items():
+                pipe.zrem(queue_key(partition_id), *members)
+            return sum(await pipe.execute())
+
+    async def pop(self, partition_id: str, n: int = 1) -> list[tuple[str, str]]:
+        """Take the n first tasks of the partition's queue, as (session_id, task_id)."""
+        popped = await self.redis.zpopmin(queue_key(partition_id), n)
+        return [tuple(member.split("/", 1)) for member, _ in popped]  # type: ignore[misc]
+
+    async def peek(self, partition_id: str, n: int = 10) -> list[tuple[str, str]]:
+        members = await self.redis.zrange(queue_key(partition_id), 0, n - 1)
+        return [tuple(m.split("/", 1)) for m in members]  # type: ignore[misc]
+
+    async def depths(self) -> dict[str, int]:
+        """The number of tasks queued on each partition that has a queue."""
+        keys = [k async for k in self.redis.scan_iter(match=PREFIX + "*", count=1000)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for k in keys:
+                pipe.zcard(k)
+            counts = await pipe.execute()
+        return {k.removeprefix(PREFIX): n for k, n in zip(keys, counts, strict=True)}
+
+    async def members(self, partition_id: str) -> list[str]:
+        """Every member of the partition's queue; for checks and tests."""
+        return await self.redis.zrange(queue_key(partition_id), 0, -1)
+
+    async def ping(self) -> bool:
+        return await self.redis.ping()

@@ -1,0 +1,84 @@
+"""ResultsTable: the results of every session; their bytes live in object storage."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from stores.keyset import Span
+from stores.session_rows import SessionRows
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    session_id: str
+    result_id: str
+    name: str
+    status: int
+    owner_task_id: str | None = None
+    size: int = 0
+    opaque_id: str | None = None
+    manual_deletion: bool = False
+    completed_at: datetime | None = None
+
+
+class ResultsTable(SessionRows):
+    table = "results"
+    key = "result_id"
+    columns = (
+        "session_id",
+        "result_id",
+        "name",
+        "status",
+        "owner_task_id",
+        "size",
+        "opaque_id",
+        "manual_deletion",
+        "completed_at",
+    )
+
+    async def insert(self, conn: asyncpg.Connection, results: list[ResultRow]) -> None:
+        await self.copy_in(conn, (tuple(getattr(r, c) for c in self.columns) for r in results))
+
+    async def object_keys(
+        self,
+        conn: asyncpg.Connection,
+        session_id: str,
+        span: Span,
+        statuses: list[int] | None = None,
+        skip_manual: bool = False,
+    ) -> list[str]:
+        """The object keys of the span's results (in `statuses` only, if given)."""
+        rows = await conn.fetch(
+            f"SELECT opaque_id FROM results WHERE {self.where_span()} AND opaque_id IS NOT NULL"
+            " AND ($4::smallint[] IS NULL OR status = ANY($4)) AND NOT ($5 AND manual_deletion)",
+            session_id,
+            span.after,
+            span.last,
+            [int(s) for s in statuses] if statuses is not None else None,
+            skip_manual,
+        )
+        return [r["opaque_id"] for r in rows]
+
+    async def mark_deleted(
+        self, conn: asyncpg.Connection, session_id: str, span: Span, from_statuses, to_status: int
+    ) -> int:
+        """Flip the span's purgeable results to `to_status` and forget their object keys; results
+        kept for manual deletion stay as they are."""
+        status = await conn.execute(
+            f"UPDATE results SET status = $5, opaque_id = NULL WHERE {self.where_span()}"
+            " AND status = ANY($4::smallint[]) AND NOT manual_deletion",
+            session_id,
+            span.after,
+            span.last,
+            [int(s) for s in from_statuses],
+            int(to_status),
+        )
+        return int(status.split()[-1])
+
+    async def all_rows(self, session_id: str) -> list[ResultRow]:
+        """Every result of the session; for checks and tests, not for sweeps."""
+        rows = await self.db.pool.fetch(
+            f"SELECT {', '.join(self.columns)} FROM results WHERE session_id = $1", session_id
+        )
+        return [ResultRow(**dict(r)) for r in rows]

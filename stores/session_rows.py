@@ -1,0 +1,70 @@
+"""What the TasksTable and the ResultsTable share: rows owned by one session, walked in key
+order by batches (see stores/keyset.py)."""
+
+from collections.abc import Iterable
+
+import asyncpg
+
+from stores.database import Database
+from stores.keyset import Span, in_span, next_span
+
+
+class SessionRows:
+    table: str
+    key: str
+    columns: tuple[str, ...]
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def copy_in(self, conn: asyncpg.Connection, records: Iterable[tuple]) -> None:
+        await conn.copy_records_to_table(self.table, records=records, columns=list(self.columns))
+
+    async def span(
+        self,
+        conn: asyncpg.Connection,
+        session_id: str,
+        after: str,
+        until: str | None,
+        limit: int,
+    ) -> Span:
+        return await next_span(conn, self.table, self.key, session_id, after, until, limit)
+
+    def where_span(self) -> str:
+        """Condition on a span, with session_id, after and last as $1, $2, $3."""
+        return in_span(self.key, 1)
+
+    async def flip(
+        self, conn: asyncpg.Connection, session_id: str, span: Span, from_statuses, to_status: int
+    ) -> int:
+        status = await conn.execute(
+            f"UPDATE {self.table} SET status = $5 WHERE {self.where_span()}"
+            " AND status = ANY($4::smallint[])",
+            session_id,
+            span.after,
+            span.last,
+            [int(s) for s in from_statuses],
+            int(to_status),
+        )
+        return int(status.split()[-1])
+
+    async def delete_span(self, conn: asyncpg.Connection, session_id: str, span: Span) -> int:
+        status = await conn.execute(
+            f"DELETE FROM {self.table} WHERE {self.where_span()}",
+            session_id,
+            span.after,
+            span.last,
+        )
+        return int(status.split()[-1])
+
+    async def count(self, session_id: str, conn: asyncpg.Connection | None = None) -> int:
+        return await (conn or self.db.pool).fetchval(
+            f"SELECT count(*) FROM {self.table} WHERE session_id = $1", session_id
+        )
+
+    async def count_by_status(self, session_id: str) -> dict[int, int]:
+        rows = await self.db.pool.fetch(
+            f"SELECT status, count(*) AS n FROM {self.table} WHERE session_id = $1 GROUP BY status",
+            session_id,
+        )
+        return {r["status"]: r["n"] for r in rows}

@@ -1,0 +1,57 @@
+"""TasksTable: the tasks of every session."""
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from stores.keyset import Span
+from stores.session_rows import SessionRows
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    session_id: str
+    task_id: str
+    status: int
+    priority: int
+    partition_id: str
+
+
+class TasksTable(SessionRows):
+    table = "tasks"
+    key = "task_id"
+    columns = ("session_id", "task_id", "status", "priority", "partition_id")
+
+    async def insert(self, conn: asyncpg.Connection, tasks: list[TaskRow]) -> None:
+        await self.copy_in(
+            conn,
+            ((t.session_id, t.task_id, t.status, t.priority, t.partition_id) for t in tasks),
+        )
+
+    async def rows(
+        self,
+        conn: asyncpg.Connection,
+        session_id: str,
+        span: Span,
+        statuses: list[int] | None = None,
+    ) -> list[TaskRow]:
+        """The tasks of the span, those in `statuses` only if given."""
+        rows = await conn.fetch(
+            f"SELECT {', '.join(self.columns)} FROM tasks WHERE {self.where_span()}"
+            " AND ($4::smallint[] IS NULL OR status = ANY($4))",
+            session_id,
+            span.after,
+            span.last,
+            [int(s) for s in statuses] if statuses is not None else None,
+        )
+        return [TaskRow(**dict(r)) for r in rows]
+
+    async def with_status(self, session_id: str, statuses: list[int]) -> list[TaskRow]:
+        """Every task of the session in `statuses`; for checks and tests, not for sweeps."""
+        rows = await self.db.pool.fetch(
+            f"SELECT {', '.join(self.columns)} FROM tasks WHERE session_id = $1"
+            " AND status = ANY($2::smallint[])",
+            session_id,
+            [int(s) for s in statuses],
+        )
+        return [TaskRow(**dict(r)) for r in rows]
