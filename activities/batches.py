@@ -1,0 +1,99 @@
+"""The batch loop every bulk activity runs.
+
+One batch is one PostgreSQL transaction that (1) locks the step's checkpoint, (2) holds the
+session under the operation's guard, (3) changes the rows of the next span of keys, together with
+any queue or object-storage effect of that span, and (4) advances the checkpoint. Its commit is
+the checkpoint: a crash at any instant redoes at most the batch in flight, and each batch is
+idempotent. Work is handed back to the workflow every `max_batches` batches, so that progress
+shows there and no activity call runs for long.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+
+from lifecycle.models import Sweep, SweepProgress
+from stores.database import Database
+from stores.keyset import Span
+from stores.operations_log import OperationsLog
+from stores.session_rows import SessionRows
+from stores.sessions_table import SessionsTable
+
+# Changes the rows of a span and answers how many changed.
+BatchWork = Callable[[asyncpg.Connection, Span], Awaitable[int]]
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        db: Database,
+        sessions: SessionsTable,
+        operations: OperationsLog,
+        batches_per_call: int,
+    ) -> None:
+        self.db = db
+        self.sessions = sessions
+        self.operations = operations
+        self.batches_per_call = batches_per_call
+
+    async def run(
+        self,
+        sweep: Sweep,
+        rows: SessionRows,
+        batch_size: int,
+        work: BatchWork,
+    ) -> SweepProgress:
+        """Run batches of `work` over `rows`, from the step's checkpoint on, until the range ends,
+        the guard fails, or (for a step that opens the range) `batches_per_call` batches ran."""
+        max_batches = self.batches_per_call if sweep.until is None else None
+        resume_after = max(sweep.after, _heartbeat_cursor())
+        first_call = sweep.after == "" and sweep.until is None
+        total = await rows.count(sweep.session_id) if first_call else None
+        batches = 0
+        while True:
+            await self.operations.count_batch_start(sweep.op_id, sweep.step, sweep.session_id)
+            async with self.db.transaction() as tx:
+                checkpoint = await self.operations.checkpoint(tx, sweep.op_id, sweep.step)
+                after = max(resume_after, checkpoint.cursor)
+                if not await self.sessions.hold(tx, sweep.session_id, sweep.guard):
+                    await self.operations.advance(
+                        tx, sweep.op_id, sweep.step, after, 0, 0, checkpoint.done
+                    )
+                    return _progress(
+                        checkpoint, after, 0, 0, done=False, total=total, superseded=True
+                    )
+                span = await rows.span(tx, sweep.session_id, after, sweep.until, batch_size)
+                changed = await work(tx, span) if span.rows else 0
+                await self.operations.advance(
+                    tx, sweep.op_id, sweep.step, span.last, span.rows, changed, span.exhausted
+                )
+            batches += 1
+            progress = _progress(
+                checkpoint, span.last, span.rows, changed, done=span.exhausted, total=total
+            )
+            activity.heartbeat({"cursor": progress.cursor, "scanned": progress.scanned})
+            if span.exhausted or (max_batches is not None and batches >= max_batches):
+                return progress
+
+
+def _heartbeat_cursor() -> str:
+    """Where the last attempt of this activity said it had got to, if it said so."""
+    details: Any = activity.info().heartbeat_details
+    if details and isinstance(details[0], dict):
+        return str(details[0].get("cursor", ""))
+    return ""
+
+
+def _progress(checkpoint, cursor, scanned, changed, *, done, total, superseded=False):
+    return SweepProgress(
+        cursor=cursor,
+        scanned=checkpoint.scanned + scanned,
+        changed=checkpoint.changed + changed,
+        done=done,
+        superseded=superseded,
+        total=total,
+        batches_started=checkpoint.batches_started,
+        batches_committed=checkpoint.batches_committed + 1,
+    )

@@ -1,0 +1,45 @@
+"""Arrows to the Queue. The tasks to push or remove are read from the TasksTable in the batch's
+transaction, so a retried batch recomputes them instead of trusting a list it was handed."""
+
+from temporalio import activity
+
+from activities.batches import BatchRunner
+from lifecycle.models import Sweep, SweepProgress
+from lifecycle.transitions import QUEUED_TASK_STATUS
+from stores.queue import Queue, QueuedTask
+from stores.tasks_table import TaskRow, TasksTable
+
+
+def _queued(rows: list[TaskRow]) -> list[QueuedTask]:
+    return [QueuedTask(r.session_id, r.task_id, r.partition_id, r.priority) for r in rows]
+
+
+class QueueActivities:
+    def __init__(
+        self, tasks: TasksTable, queue: Queue, runner: BatchRunner, batch_size: int
+    ) -> None:
+        self.tasks = tasks
+        self.queue = queue
+        self.runner = runner
+        self.batch_size = batch_size
+
+    @activity.defn(name="enqueue_tasks")
+    async def enqueue_tasks(self, sweep: Sweep) -> SweepProgress:
+        """Push every SUBMITTED task of the range to its partition's queue, by batch. Tasks that
+        are queued already keep their place, so this also repairs a half-done push."""
+
+        async def push(tx, span):
+            rows = await self.tasks.rows(tx, sweep.session_id, span, [QUEUED_TASK_STATUS])
+            return await self.queue.push(_queued(rows))
+
+        return await self.runner.run(sweep, self.tasks, self.batch_size, push)
+
+    @activity.defn(name="dequeue_tasks")
+    async def dequeue_tasks(self, sweep: Sweep) -> SweepProgress:
+        """Remove the range's tasks in `from_statuses` (every task if empty) from their queue."""
+
+        async def remove(tx, span):
+            rows = await self.tasks.rows(tx, sweep.session_id, span, sweep.from_statuses or None)
+            return await self.queue.remove(_queued(rows))
+
+        return await self.runner.run(sweep, self.tasks, self.batch_size, remove)

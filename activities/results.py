@@ -1,0 +1,39 @@
+"""Arrows to the ResultsTable."""
+
+from temporalio import activity
+
+from activities.batches import BatchRunner
+from lifecycle.models import Sweep, SweepProgress
+from lifecycle.statuses import ResultStatus
+from stores.results_table import ResultsTable
+
+
+class ResultsActivities:
+    def __init__(self, results: ResultsTable, runner: BatchRunner, batch_size: int) -> None:
+        self.results = results
+        self.runner = runner
+        self.batch_size = batch_size
+
+    @activity.defn(name="update_results")
+    async def update_results(self, sweep: Sweep) -> SweepProgress:
+        """Set the status of the session's results in `from_statuses` to `to_status`, by batch.
+        A result set to DELETED forgets its object key: its object is gone by then."""
+        assert sweep.to_status is not None
+
+        async def flip(tx, span):
+            if sweep.to_status == ResultStatus.DELETED:
+                return await self.results.mark_deleted(
+                    tx, sweep.session_id, span, sweep.from_statuses, sweep.to_status
+                )
+            return await self.results.flip(
+                tx, sweep.session_id, span, sweep.from_statuses, sweep.to_status
+            )
+
+        return await self.runner.run(sweep, self.results, self.batch_size, flip)
+
+    @activity.defn(name="delete_results")
+    async def delete_results(self, sweep: Sweep) -> SweepProgress:
+        async def delete(tx, span):
+            return await self.results.delete_span(tx, sweep.session_id, span)
+
+        return await self.runner.run(sweep, self.results, self.batch_size, delete)

@@ -1,0 +1,112 @@
+"""Arrows to the PartitionsTable and the SessionsTable."""
+
+from temporalio import activity
+
+from lifecycle.models import CreateRequest, SessionInsert, SessionUpdate, SessionWrite
+from lifecycle.options import resolve_create
+from lifecycle.refusals import ALREADY_EXISTS, NOT_FOUND, Refused
+from lifecycle.statuses import Operation
+from lifecycle.transitions import TRANSITIONS, refusal
+from stores.database import Database
+from stores.operations_log import OperationsLog
+from stores.partitions_table import PartitionsTable
+from stores.sessions_table import SessionsTable
+
+
+class SessionsActivities:
+    def __init__(
+        self,
+        db: Database,
+        partitions: PartitionsTable,
+        sessions: SessionsTable,
+        operations: OperationsLog,
+        default_partition: str,
+    ) -> None:
+        self.db = db
+        self.partitions = partitions
+        self.sessions = sessions
+        self.operations = operations
+        self.default_partition = default_partition
+
+    @activity.defn(name="check_partitions")
+    async def check_partitions(self, request: CreateRequest) -> CreateRequest:
+        """The request with its partitions and options resolved, once every partition exists."""
+        partition_ids, options = resolve_create(
+            request.partition_ids, request.options, self.default_partition
+        )
+        missing = await self.partitions.missing(partition_ids)
+        if missing:
+            raise Refused(NOT_FOUND, f"unknown partition(s): {', '.join(missing)}")
+        return CreateRequest(request.session_id, partition_ids, options)
+
+    @activity.defn(name="insert_session")
+    async def insert_session(self, insert: SessionInsert) -> SessionWrite:
+        request = insert.request
+        async with self.db.transaction() as tx:
+            if await self.operations.find(tx, insert.op_id):
+                return await self._as_left(tx, request.session_id, epoch=0)
+            session = await self.sessions.insert(
+                tx, request.session_id, request.partition_ids, request.options
+            )
+            if session is None:
+                raise Refused(ALREADY_EXISTS, f"session {request.session_id} already exists")
+            await self.operations.record(
+                tx, insert.op_id, session.session_id, Operation.CREATE, None, session.status, 0
+            )
+        return SessionWrite(session, epoch=0)
+
+    @activity.defn(name="update_session")
+    async def update_session(self, update: SessionUpdate) -> SessionWrite:
+        """Admit the operation (check the transition table and write its effect, in one
+        transaction), or with `finish`, write its last step."""
+        async with self.db.transaction() as tx:
+            seen = await self.operations.find(tx, update.op_id)
+            if update.finish:
+                return await self._finish(tx, update, seen)
+            if seen is not None:
+                return await self._as_left(tx, update.session_id, seen.epoch)
+            current = await self.sessions.lock(tx, update.session_id)
+            refused = refusal(update.operation, current.status if current else None)
+            if refused:
+                raise Refused(*refused)
+            assert current is not None
+            stop = update.operation == Operation.STOP_SUBMISSION
+            session = await self.sessions.admit(
+                tx,
+                update.session_id,
+                TRANSITIONS[update.operation],
+                stop_client=stop and update.client,
+                stop_worker=stop and update.worker,
+            )
+            await self.operations.record(
+                tx,
+                update.op_id,
+                update.session_id,
+                update.operation,
+                current.status,
+                session.status,
+                session.epoch,
+            )
+        return SessionWrite(session, session.epoch)
+
+    async def _finish(self, tx, update: SessionUpdate, seen) -> SessionWrite:
+        epoch = seen.epoch if seen else 0
+        if seen is not None and seen.finished:
+            return await self._as_left(tx, update.session_id, epoch)
+        session = await self.sessions.finish(tx, update.session_id, TRANSITIONS[update.operation])
+        if session is None:
+            current = await self.sessions.get(update.session_id, tx)
+            return SessionWrite(current, epoch, superseded=True)
+        await self.operations.finish(tx, update.op_id)
+        return SessionWrite(session, epoch)
+
+    async def _as_left(self, tx, session_id: str, epoch: int) -> SessionWrite:
+        """A retry of a write that already committed: answer the session as it is now."""
+        return SessionWrite(await self.sessions.get(session_id, tx), epoch)
+
+    @activity.defn(name="delete_session")
+    async def delete_session(self, update: SessionUpdate) -> None:
+        """Remove the session's row and the record of its operations."""
+        async with self.db.transaction() as tx:
+            await self.sessions.delete(tx, update.session_id)
+            await self.operations.forget_session(tx, update.session_id)

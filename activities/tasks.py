@@ -1,0 +1,33 @@
+"""Arrows to the TasksTable."""
+
+from temporalio import activity
+
+from activities.batches import BatchRunner
+from lifecycle.models import Sweep, SweepProgress
+from stores.tasks_table import TasksTable
+
+
+class TasksActivities:
+    def __init__(self, tasks: TasksTable, runner: BatchRunner, batch_size: int) -> None:
+        self.tasks = tasks
+        self.runner = runner
+        self.batch_size = batch_size
+
+    @activity.defn(name="update_tasks")
+    async def update_tasks(self, sweep: Sweep) -> SweepProgress:
+        """Set the status of the session's tasks in `from_statuses` to `to_status`, by batch."""
+        assert sweep.to_status is not None
+
+        async def flip(tx, span):
+            return await self.tasks.flip(
+                tx, sweep.session_id, span, sweep.from_statuses, sweep.to_status
+            )
+
+        return await self.runner.run(sweep, self.tasks, self.batch_size, flip)
+
+    @activity.defn(name="delete_tasks")
+    async def delete_tasks(self, sweep: Sweep) -> SweepProgress:
+        async def delete(tx, span):
+            return await self.tasks.delete_span(tx, sweep.session_id, span)
+
+        return await self.runner.run(sweep, self.tasks, self.batch_size, delete)

@@ -1,0 +1,71 @@
+"""The worker: runs every session workflow and activity against the configured stores.
+
+python -m worker      (configuration from environment variables, see settings.py)
+"""
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import activities
+from lifecycle.models import Partition
+from settings import Settings, get_settings
+from stores.connect import Stores
+from workflows.registry import WORKFLOWS
+
+log = logging.getLogger("armonik_sessions.worker")
+
+
+async def prepare(stores: Stores, settings: Settings) -> None:
+    """What must hold before any operation runs: the schema, the default partition, the bucket."""
+    applied = await stores.db.migrate()
+    if applied:
+        log.info("applied migrations %s", ", ".join(applied))
+    await stores.partitions.ensure(Partition(settings.default_partition))
+    await stores.objects.ensure_bucket()
+
+
+def build_worker(client: Client, stores: Stores, settings: Settings) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=list(WORKFLOWS.values()),
+        activities=activities(stores, settings),
+        # Batches of one session run one after another; several sessions run side by side.
+        max_concurrent_activities=32,
+    )
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    stores = await Stores.connect(settings)
+    try:
+        await prepare(stores, settings)
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
+        async with build_worker(client, stores, settings):
+            print("worker ready", flush=True)
+            await stop.wait()
+    finally:
+        await stores.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

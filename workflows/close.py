@@ -1,0 +1,19 @@
+from temporalio import workflow
+
+from workflows.operation import SessionOperation
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.statuses import Operation
+
+
+@workflow.defn(name="CloseSession")
+class CloseSession(SessionOperation):
+    operation = Operation.CLOSE
+
+    @workflow.run
+    async def run(self, request: OperationRequest) -> OperationOutcome:
+        self.begin(request)
+        # SessionsTable: set the session status to Closed.
+        await self.update_session()
+        return self.outcome()

@@ -1,0 +1,31 @@
+from temporalio import workflow
+
+from workflows.operation import SHORT_CALL, SessionOperation
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import (
+        CreateRequest,
+        OperationOutcome,
+        OperationRequest,
+        SessionInsert,
+        SessionWrite,
+    )
+    from lifecycle.statuses import Operation
+
+
+@workflow.defn(name="CreateSession")
+class CreateSession(SessionOperation):
+    operation = Operation.CREATE
+
+    @workflow.run
+    async def run(self, request: CreateRequest) -> OperationOutcome:
+        self.begin(OperationRequest(request.session_id))
+        # PartitionsTable: check the partitions given to the session exist.
+        self._at("partitions")
+        checked = await self._call("check_partitions", request, SHORT_CALL, CreateRequest)
+        # SessionsTable: insert the new session.
+        self._at("insert")
+        self.written = await self._call(
+            "insert_session", SessionInsert(self.op_id, checked), SHORT_CALL, SessionWrite
+        )
+        return self.outcome()

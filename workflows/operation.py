@@ -1,0 +1,294 @@
+"""What every session operation workflow shares: its identity, its admission, its batch sweeps,
+progress, and continue-as-new."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import (
+        Carried,
+        Guard,
+        OperationOutcome,
+        OperationRequest,
+        Progress,
+        SessionUpdate,
+        SessionWrite,
+        StepProgress,
+        Sweep,
+        SweepProgress,
+    )
+    from lifecycle.refusals import REFUSAL_TYPES, Refused, refusal_of
+    from lifecycle.statuses import Operation
+    from lifecycle.transitions import TRANSITIONS, Flip
+
+# Stores come back after an outage: retry for as long as it takes, with backoff. Refusals are the
+# only errors not worth a second try.
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=REFUSAL_TYPES,
+)
+SHORT_CALL = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RETRY}
+# A batch takes well under a second; a worker that stops heartbeating for 5 s is presumed dead
+# and its call is retried elsewhere, from the last committed batch.
+BATCH_CALL = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "heartbeat_timeout": timedelta(seconds=5),
+    "retry_policy": RETRY,
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One arrow of a sweep: an activity called over the range the sweep's first stage opened."""
+
+    activity: str
+    step: str
+    flip: Flip | None = None
+    statuses: frozenset[int] = frozenset()
+    keep_manual: bool = False
+
+
+def update_tasks(flip: Flip) -> Stage:
+    return Stage("update_tasks", "tasks", flip=flip)
+
+
+def delete_tasks() -> Stage:
+    return Stage("delete_tasks", "tasks")
+
+
+def enqueue_tasks() -> Stage:
+    return Stage("enqueue_tasks", "queue")
+
+
+def dequeue_tasks(statuses: frozenset[int] = frozenset()) -> Stage:
+    """Take the tasks in `statuses` (every task if empty) out of their queue."""
+    return Stage("dequeue_tasks", "queue", statuses=statuses)
+
+
+def update_results(flip: Flip) -> Stage:
+    return Stage("update_results", "results", flip=flip)
+
+
+def delete_results() -> Stage:
+    return Stage("delete_results", "results")
+
+
+def delete_objects(statuses: frozenset[int] = frozenset(), keep_manual: bool = False) -> Stage:
+    """Delete the objects of the results in `statuses` (every result if empty)."""
+    return Stage("delete_objects", "objects", statuses=statuses, keep_manual=keep_manual)
+
+
+def workflow_id(operation: Operation, session_id: str) -> str:
+    """One id per (session, operation), so that a repeated request joins the one running."""
+    return f"session-{session_id}-{operation.value}"
+
+
+class SessionOperation:
+    operation: Operation
+
+    def __init__(self) -> None:
+        self.request: OperationRequest
+        self.op_id = ""
+        self.written: SessionWrite | None = None
+        self.steps_done: list[str] = []
+        self.superseded = False
+        self._progress: Progress | None = None
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._progress or Progress(self.operation, "")
+
+    # --- the steps every operation is made of --------------------------------------------------
+
+    def begin(self, request: OperationRequest) -> None:
+        self.request = request
+        carried = request.carried
+        if carried is not None:
+            self.op_id = carried.op_id
+            self.written = carried.admitted
+            self.steps_done = list(carried.steps_done)
+            self._progress = carried.progress
+        else:
+            info = workflow.info()
+            self.op_id = f"{info.workflow_id}/{info.first_execution_run_id or info.run_id}"
+            self._progress = Progress(self.operation, request.session_id)
+        self._show()
+
+    async def update_session(self, *, finish: bool = False) -> None:
+        """SessionsTable: the operation's admission (or, with `finish`, its last write)."""
+        step = "finish" if finish else "admit"
+        if step in self.steps_done or self.superseded:
+            return
+        self._at(step)
+        write = await self._call(
+            "update_session",
+            SessionUpdate(
+                self.op_id,
+                self.request.session_id,
+                self.operation,
+                finish=finish,
+                client=self.request.client,
+                worker=self.request.worker,
+            ),
+            SHORT_CALL,
+            SessionWrite,
+        )
+        if write.superseded:
+            self.superseded = True
+        if write.session is not None:
+            self.written = write
+        self.steps_done.append(step)
+
+    async def sweep(self, *stages: Stage) -> None:
+        """Walk the session's rows in ranges of many batches: the first stage opens each range,
+        the others follow it over the same range, in the diagram's order."""
+        name = stages[0].step
+        if name in self.steps_done or self.superseded:
+            return
+        carried = self.request.carried
+        cursor = carried.cursor if carried is not None and carried.step == name else ""
+        self._at(name)
+        while True:
+            opened = await self._stage(stages[0], after=cursor, until=None)
+            for stage in stages[1:]:
+                if self.superseded or opened.cursor == cursor:
+                    break
+                await self._stage(stage, after=cursor, until=opened.cursor, over=stages[0])
+            if self.superseded:
+                return
+            cursor = opened.cursor
+            if opened.done:
+                break
+            self._continue_as_new_if_long(name, cursor)
+        self.steps_done.append(name)
+
+    async def delete_session(self) -> None:
+        if "delete" in self.steps_done or self.superseded:
+            return
+        self._at("delete")
+        await self._call(
+            "delete_session",
+            SessionUpdate(self.op_id, self.request.session_id, self.operation),
+            SHORT_CALL,
+            None,
+        )
+        self.steps_done.append("delete")
+
+    def outcome(self) -> OperationOutcome:
+        assert self.written is not None and self.written.session is not None
+        progress = self.progress()
+        progress.state = "superseded" if self.superseded else "done"
+        self._show()
+        return OperationOutcome(self.written.session, self.superseded, progress)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        return self.written.epoch if self.written else 0
+
+    def guard(self) -> Guard:
+        transition = TRANSITIONS[self.operation]
+        return Guard(
+            statuses=sorted(transition.sweeps_while),
+            epoch=self.epoch if transition.takes_over_tasks else None,
+        )
+
+    async def _stage(
+        self, stage: Stage, after: str, until: str | None, over: Stage | None = None
+    ) -> SweepProgress:
+        sweep = Sweep(
+            op_id=self.op_id,
+            session_id=self.request.session_id,
+            step=stage.step,
+            guard=self.guard(),
+            after=after,
+            until=until,
+            from_statuses=sorted(stage.flip.from_statuses if stage.flip else stage.statuses),
+            to_status=stage.flip.to_status if stage.flip else None,
+            keep_manual=stage.keep_manual,
+        )
+        result = await self._call(stage.activity, sweep, BATCH_CALL, SweepProgress)
+        self._record(stage.step, result, over.step if over else None)
+        if result.superseded:
+            self.superseded = True
+        return result
+
+    async def _call(self, activity: str, arg, options: dict, result_type):
+        try:
+            return await workflow.execute_activity(
+                activity, arg, result_type=result_type, **options
+            )
+        except ActivityError as e:
+            refusal = refusal_of(e)
+            if refusal is not None:
+                raise Refused(refusal.type or "", refusal.message) from None
+            raise
+
+    def _continue_as_new_if_long(self, step: str, cursor: str) -> None:
+        info = workflow.info()
+        limit = self.request.history_limit
+        if info.is_continue_as_new_suggested() or info.get_current_history_length() > limit:
+            assert self.written is not None and self._progress is not None
+            workflow.continue_as_new(
+                OperationRequest(
+                    session_id=self.request.session_id,
+                    client=self.request.client,
+                    worker=self.request.worker,
+                    history_limit=limit,
+                    carried=Carried(
+                        self.op_id, self.written, self.steps_done, step, cursor, self._progress
+                    ),
+                )
+            )
+
+    # --- progress ------------------------------------------------------------------------------
+
+    def _at(self, step: str) -> None:
+        progress = self.progress()
+        progress.state = "running"
+        progress.step = step
+        self._show()
+
+    def _record(self, step: str, result: SweepProgress, opened_by: str | None) -> None:
+        """Keep the step's figures; a step that follows another over its ranges has the same
+        total as the step that opened them."""
+        progress = self.progress()
+        entry = self._step_progress(step)
+        progress.step = step
+        if result.total is not None:
+            entry.total = result.total
+        elif opened_by is not None:
+            entry.total = self._step_progress(opened_by).total
+        entry.scanned = result.scanned
+        entry.changed = result.changed
+        entry.done = result.done
+        entry.batches_started = result.batches_started
+        entry.batches_committed = result.batches_committed
+        self._show()
+
+    def _step_progress(self, step: str) -> StepProgress:
+        progress = self.progress()
+        entry = next((s for s in progress.steps if s.step == step), None)
+        if entry is None:
+            entry = StepProgress(step)
+            progress.steps.append(entry)
+        return entry
+
+    def _show(self) -> None:
+        """The workflow's current details in the Temporal UI."""
+        p = self.progress()
+        lines = [f"**{p.operation.value}** session `{p.session_id}`: {p.state} ({p.step})"]
+        for s in p.steps:
+            total = f" / {s.total:,}" if s.total is not None else ""
+            lines.append(
+                f"- {s.step}: {s.scanned:,}{total} scanned, {s.changed:,} changed,"
+                f" {s.batches_committed:,} batches{' (done)' if s.done else ''}"
+            )
+        workflow.set_current_details("\n".join(lines))

@@ -1,0 +1,26 @@
+from temporalio import workflow
+
+from workflows.operation import SessionOperation, dequeue_tasks, update_tasks
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.statuses import Operation, TaskStatus
+    from lifecycle.transitions import TASK_FLIPS
+
+
+@workflow.defn(name="PauseSession")
+class PauseSession(SessionOperation):
+    operation = Operation.PAUSE
+
+    @workflow.run
+    async def run(self, request: OperationRequest) -> OperationOutcome:
+        self.begin(request)
+        # SessionsTable: set the session status to Paused.
+        await self.update_session()
+        # TasksTable: set the Submitted or Dispatched tasks to Paused, by batch, and take them
+        # out of their queue so that nothing dispatches them until a resume.
+        await self.sweep(
+            update_tasks(TASK_FLIPS[Operation.PAUSE]),
+            dequeue_tasks(frozenset({TaskStatus.PAUSED})),
+        )
+        return self.outcome()

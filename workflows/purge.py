@@ -1,0 +1,30 @@
+from temporalio import workflow
+
+from workflows.operation import SessionOperation, delete_objects, update_results
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.statuses import Operation
+    from lifecycle.transitions import RESULT_FLIPS
+
+
+@workflow.defn(name="PurgeSession")
+class PurgeSession(SessionOperation):
+    operation = Operation.PURGE
+
+    @workflow.run
+    async def run(self, request: OperationRequest) -> OperationOutcome:
+        self.begin(request)
+        # SessionsTable: get the session metadata; a session that is not CLOSED or CANCELLED is
+        # refused here, before any data is touched.
+        await self.update_session()
+        purged = RESULT_FLIPS[Operation.PURGE]
+        # ResultsTable: get the session's results; ObjectStorage: delete their objects;
+        # ResultsTable: set them to Deleted. By range, objects first.
+        await self.sweep(
+            delete_objects(purged.from_statuses, keep_manual=True),
+            update_results(purged),
+        )
+        # SessionsTable: update the session status to Purged.
+        await self.update_session(finish=True)
+        return self.outcome()

@@ -1,0 +1,24 @@
+from temporalio import workflow
+
+from workflows.operation import SessionOperation, enqueue_tasks, update_tasks
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.statuses import Operation
+    from lifecycle.transitions import TASK_FLIPS
+
+
+@workflow.defn(name="ResumeSession")
+class ResumeSession(SessionOperation):
+    operation = Operation.RESUME
+
+    @workflow.run
+    async def run(self, request: OperationRequest) -> OperationOutcome:
+        self.begin(request)
+        # SessionsTable: set the session status to Running.
+        await self.update_session()
+        # TasksTable: set the Paused tasks to Submitted, by batch; Queue: insert the tasks of
+        # each range into their queue. A range is queued before the next one is flipped, and a
+        # crash between the two arrows is finished by the retry (ArmoniK.Core #803).
+        await self.sweep(update_tasks(TASK_FLIPS[Operation.RESUME]), enqueue_tasks())
+        return self.outcome()

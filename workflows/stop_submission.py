@@ -1,0 +1,19 @@
+from temporalio import workflow
+
+from workflows.operation import SessionOperation
+
+with workflow.unsafe.imports_passed_through():
+    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.statuses import Operation
+
+
+@workflow.defn(name="StopSubmission")
+class StopSubmission(SessionOperation):
+    operation = Operation.STOP_SUBMISSION
+
+    @workflow.run
+    async def run(self, request: OperationRequest) -> OperationOutcome:
+        self.begin(request)
+        # SessionsTable: update the session metadata (the flags only ever go to false).
+        await self.update_session()
+        return self.outcome()
