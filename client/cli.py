@@ -1,0 +1,407 @@
+"""armonik-sessions: drive sessions through their life from a terminal.
+
+Every session command takes --json and then prints the session as one JSON object on stdout. A
+refusal prints one line on stderr and exits 1; bad arguments exit 2 before anything starts.
+"""
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from client.seed import seed as seed_session
+from client.sessions import OperationHandle, OperationRefused, SessionsClient
+from lifecycle.models import Partition, Session, TaskOptions
+from lifecycle.refusals import INVALID_ARGUMENT, Refused
+from lifecycle.statuses import Operation, SessionStatus, TaskStatus
+from settings import Settings
+from stores.sessions_table import Condition, ListQuery
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Drive ArmoniK sessions through their life: create, pause, resume, close, purge, delete.",
+)
+session_app = typer.Typer(no_args_is_help=True, help="Create, drive and read sessions.")
+partition_app = typer.Typer(no_args_is_help=True, help="Create and read partitions.")
+queue_app = typer.Typer(no_args_is_help=True, help="Look at the partition queues.")
+app.add_typer(session_app, name="session")
+app.add_typer(partition_app, name="partition")
+app.add_typer(queue_app, name="queue")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+SessionArg = Annotated[str, typer.Argument(help="The session id.")]
+
+StatusName = StrEnum(  # type: ignore[misc]
+    "StatusName", {s.name: s.name.lower() for s in SessionStatus if s != SessionStatus.UNSPECIFIED}
+)
+TaskStatusName = StrEnum(  # type: ignore[misc]
+    "TaskStatusName", {s.name: s.name.lower() for s in TaskStatus if s != TaskStatus.UNSPECIFIED}
+)
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def run(command: Callable[[SessionsClient], Awaitable[int | None]]) -> None:
+    """Run one command against the control plane, and leave through a clean exit path: the
+    Temporal SDK can crash at interpreter exit, which would change the exit code."""
+
+    async def main() -> int:
+        client = await SessionsClient.connect(Settings())
+        try:
+            return await command(client) or 0
+        finally:
+            await client.close()
+
+    try:
+        code = asyncio.run(main())
+    except OperationRefused as e:
+        err.print(f"error: {e.kind}: {e.message}", highlight=False)
+        code = 2 if e.kind == INVALID_ARGUMENT else 1
+    except Refused as e:
+        err.print(f"error: {e.type}: {e.message}", highlight=False)
+        code = 2 if e.type == INVALID_ARGUMENT else 1
+    except Exit as e:
+        code = e.code
+    except (OSError, ConnectionError, RuntimeError) as e:
+        err.print(f"error: cannot reach the control plane: {e}", highlight=False)
+        code = 3
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def refuse_argument(message: str) -> None:
+    """Bad arguments are refused before anything is started."""
+    err.print(f"error: {message}", highlight=False)
+    sys.stderr.flush()
+    os._exit(2)
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def show_session(session: Session, as_json: bool) -> None:
+    data = session.to_json()
+    if as_json:
+        print(json.dumps(data))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key == "options":
+            value = ", ".join(f"{k}={v}" for k, v in value.items() if v not in ("", {}, None))
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def show_rows(rows: list[dict[str, Any]], as_json: bool, **extra: Any) -> None:
+    if as_json:
+        print(json.dumps({**extra, "items": rows}))
+        return
+    if not rows:
+        out.print("(none)")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)
+    for key, value in extra.items():
+        out.print(f"{key}: {value}")
+
+
+async def follow(handle: OperationHandle, as_json: bool) -> Session:
+    """Wait for the operation; show its progress on the way unless --json is given."""
+    waiting = asyncio.ensure_future(handle.result())
+    if not as_json:
+        await _progress_bars(handle, waiting)
+    outcome = await waiting
+    if outcome.superseded and not as_json:
+        err.print("note: a later operation took the session elsewhere before this one ended")
+    return outcome.session
+
+
+async def _progress_bars(handle: OperationHandle, waiting: asyncio.Future) -> None:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+    )
+    bars: dict[str, Any] = {}
+    with Progress(*columns, console=err, transient=False) as progress:
+        while not waiting.done():
+            try:
+                state = await handle.progress()
+            except Exception:  # the progress display must never break the operation
+                state = None
+            if state is not None:
+                note = ""
+                if state.retrying:
+                    r = state.retrying[0]
+                    note = f"retrying {r.activity} (attempt {r.attempt}): {r.last_failure[:60]}"
+                _update_bars(progress, bars, handle, state.progress, note)
+            await asyncio.wait([waiting], timeout=0.25)
+        if not waiting.exception() and waiting.result().progress is not None:
+            _update_bars(progress, bars, handle, waiting.result().progress, "")
+
+
+def _update_bars(progress: Progress, bars: dict, handle: OperationHandle, state, note: str) -> None:
+    for step in state.steps:
+        if step.step not in bars:
+            bars[step.step] = progress.add_task(
+                f"{handle.operation.value} {step.step}", total=step.total, note=""
+            )
+        progress.update(
+            bars[step.step],
+            completed=step.scanned,
+            total=step.total if step.total is not None else step.scanned or None,
+            note=note if step.step == state.step else "",
+        )
+
+
+# --- session commands --------------------------------------------------------------------------
+
+
+@session_app.command("create")
+def session_create(
+    partition: Annotated[
+        list[str] | None, typer.Option("--partition", "-p", help="A partition (repeatable).")
+    ] = None,
+    priority: Annotated[int, typer.Option(help="Default task priority, 1 to 99.")] = 1,
+    max_retries: Annotated[int, typer.Option(help="Default maximum retries, at least 1.")] = 2,
+    max_duration: Annotated[
+        float, typer.Option(help="Default maximum task duration, in seconds.")
+    ] = 3600.0,
+    partition_id: Annotated[
+        str, typer.Option(help="Default partition of the tasks (one of --partition).")
+    ] = "",
+    application_name: Annotated[str, typer.Option()] = "",
+    application_version: Annotated[str, typer.Option()] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a session, RUNNING and open to submission."""
+    options = TaskOptions(
+        max_duration=max_duration,
+        max_retries=max_retries,
+        priority=priority,
+        partition_id=partition_id,
+        application_name=application_name,
+        application_version=application_version,
+    )
+
+    async def command(client: SessionsClient) -> None:
+        handle = await client.start_create(list(partition or []), options)
+        show_session(await follow(handle, as_json=True), as_json)
+
+    run(command)
+
+
+@session_app.command("get")
+def session_get(session_id: SessionArg, as_json: JsonOption = False) -> None:
+    """Show a session."""
+
+    async def command(client: SessionsClient) -> None:
+        show_session(await client.get(session_id), as_json)
+
+    run(command)
+
+
+def _operation_command(operation: Operation, summary: str) -> None:
+    def command_fn(session_id: SessionArg, as_json: JsonOption = False) -> None:
+        async def command(client: SessionsClient) -> None:
+            handle = await client.start(operation, session_id)
+            show_session(await follow(handle, as_json), as_json)
+
+        run(command)
+
+    command_fn.__doc__ = summary
+    session_app.command(operation.value)(command_fn)
+
+
+for _operation, _summary in [
+    (Operation.CANCEL, "Cancel a session: its unfinished tasks are cancelled, results aborted."),
+    (Operation.PAUSE, "Pause a session: its queued and dispatched tasks are paused."),
+    (Operation.RESUME, "Resume a paused session: its paused tasks are queued again."),
+    (Operation.CLOSE, "Close a session to submission."),
+    (Operation.PURGE, "Purge a closed or cancelled session: delete its results' data."),
+    (Operation.DELETE, "Delete a session with all its tasks, results and data."),
+]:
+    _operation_command(_operation, _summary)
+
+
+@session_app.command("stop-submission")
+def session_stop_submission(
+    session_id: SessionArg,
+    client_flag: Annotated[
+        bool, typer.Option("--client", help="Stop submission by clients.")
+    ] = False,
+    worker_flag: Annotated[
+        bool, typer.Option("--worker", help="Stop submission by workers.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop submission to a session, by clients and/or workers (both if neither is given)."""
+    neither = not (client_flag or worker_flag)
+    stop_client, stop_worker = client_flag or neither, worker_flag or neither
+
+    async def command(client: SessionsClient) -> None:
+        handle = await client.start(
+            Operation.STOP_SUBMISSION, session_id, client=stop_client, worker=stop_worker
+        )
+        show_session(await follow(handle, as_json=True), as_json)
+
+    run(command)
+
+
+@session_app.command("list")
+def session_list(
+    status: Annotated[
+        list[StatusName] | None, typer.Option("--status", "-s", help="Keep these (repeatable).")
+    ] = None,
+    page: Annotated[int, typer.Option(min=0)] = 0,
+    page_size: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    sort: Annotated[str, typer.Option(help="Field to sort by.")] = "created_at",
+    desc: Annotated[bool, typer.Option("--desc", help="Sort in descending order.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the sessions, filtered by status."""
+    filters = [[Condition("status", "eq", s.name)] for s in status or []]
+    try:
+        query = ListQuery(filters, sort_field=sort, sort_desc=desc, page=page, page_size=page_size)
+    except Refused as e:
+        refuse_argument(e.message)
+
+    async def command(client: SessionsClient) -> None:
+        sessions, total = await client.list_sessions(query)
+        if as_json:
+            print(json.dumps({"total": total, "sessions": [s.to_json() for s in sessions]}))
+            return
+        rows = [
+            {
+                "session_id": s.session_id,
+                "status": s.status.name,
+                "partitions": ",".join(s.partition_ids),
+                "created_at": s.created_at.isoformat(timespec="seconds"),
+            }
+            for s in sessions
+        ]
+        show_rows(rows, False, total=total)
+
+    run(command)
+
+
+# --- partitions, seed, queue -------------------------------------------------------------------
+
+
+@partition_app.command("create")
+def partition_create(
+    partition_id: Annotated[str, typer.Argument(help="The partition id.")],
+    priority: Annotated[int, typer.Option(min=0)] = 1,
+    pod_max: Annotated[int, typer.Option(min=0)] = 100,
+    pod_reserved: Annotated[int, typer.Option(min=0)] = 1,
+    preemption_percentage: Annotated[int, typer.Option(min=0, max=100)] = 50,
+    parent: Annotated[list[str] | None, typer.Option("--parent", help="Parent partition.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create (or update) a partition."""
+    if not partition_id.strip():
+        refuse_argument("partition id must not be empty")
+    if pod_reserved > pod_max:
+        refuse_argument("--pod-reserved must not exceed --pod-max")
+    partition = Partition(
+        partition_id,
+        parent_partition_ids=list(parent or []),
+        pod_reserved=pod_reserved,
+        pod_max=pod_max,
+        preemption_percentage=preemption_percentage,
+        priority=priority,
+    )
+
+    async def command(client: SessionsClient) -> None:
+        created = await client.create_partition(partition)
+        show_rows([created.__dict__], as_json)
+
+    run(command)
+
+
+@partition_app.command("list")
+def partition_list(as_json: JsonOption = False) -> None:
+    """List the partitions."""
+
+    async def command(client: SessionsClient) -> None:
+        show_rows([p.__dict__ for p in await client.list_partitions()], as_json)
+
+    run(command)
+
+
+@app.command("seed")
+def seed(
+    session_id: SessionArg,
+    tasks: Annotated[int, typer.Option(min=0, help="Number of tasks.")] = 0,
+    task_status: Annotated[
+        TaskStatusName, typer.Option(help="Status of the new tasks.")
+    ] = TaskStatusName.SUBMITTED,  # type: ignore[attr-defined]
+    results: Annotated[int, typer.Option(min=0, help="Number of results.")] = 0,
+    objects: Annotated[bool, typer.Option("--objects", help="Give each result an object.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill a session with tasks spread over its partitions, and results."""
+    status = TaskStatus[task_status.name]
+
+    async def command(client: SessionsClient) -> None:
+        report = await seed_session(client.stores, session_id, tasks, status, results, objects)
+        show_rows([report.__dict__], as_json)
+
+    run(command)
+
+
+@queue_app.command("stats")
+def queue_stats(as_json: JsonOption = False) -> None:
+    """The number of queued tasks per partition."""
+
+    async def command(client: SessionsClient) -> None:
+        depths = await client.queue_depths()
+        rows = [{"partition_id": p, "depth": n} for p, n in sorted(depths.items())]
+        show_rows(rows, as_json)
+
+    run(command)
+
+
+@queue_app.command("pop")
+def queue_pop(
+    partition_id: Annotated[str, typer.Argument(help="The partition.")],
+    n: Annotated[int, typer.Option("-n", min=1, help="How many tasks to take.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Take the first tasks of a partition's queue, as a consumer would."""
+
+    async def command(client: SessionsClient) -> None:
+        popped = await client.stores.queue.pop(partition_id, n)
+        show_rows([{"session_id": s, "task_id": t} for s, t in popped], as_json)
+
+    run(command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

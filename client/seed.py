@@ -1,0 +1,108 @@
+"""Fill a session with tasks and results: the tool for demos, tests and the bench.
+
+Tasks are spread over the session's partitions with mixed priorities; SUBMITTED tasks are pushed
+to their partition's queue, as a submitter would. Rows go in with COPY, by chunks, so a million
+tasks take seconds.
+"""
+
+import asyncio
+import random
+import uuid
+from dataclasses import dataclass
+
+from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
+from lifecycle.statuses import ResultStatus, SessionStatus, TaskStatus
+from lifecycle.transitions import QUEUED_TASK_STATUS
+from stores.connect import Stores
+from stores.object_storage import object_key
+from stores.queue import QueuedTask
+from stores.results_table import ResultRow
+from stores.tasks_table import TaskRow
+
+CHUNK = 50_000
+UPLOADS_IN_FLIGHT = 64
+# Results get this mix of statuses, in turn: a purge must tell them apart.
+RESULT_STATUS_CYCLE = (
+    [ResultStatus.COMPLETED] * 6 + [ResultStatus.CREATED] * 3 + [ResultStatus.ABORTED]
+)
+# One result in MANUAL_EVERY is kept for manual deletion, which a purge must leave alone; the
+# number is prime to the status cycle's length, so every status has some.
+MANUAL_EVERY = 13
+
+
+@dataclass
+class SeedReport:
+    session_id: str
+    tasks: int
+    queued: int
+    results: int
+    objects: int
+
+
+async def seed(
+    stores: Stores,
+    session_id: str,
+    tasks: int,
+    task_status: TaskStatus = TaskStatus.SUBMITTED,
+    results: int = 0,
+    objects: bool = False,
+    seed_value: int = 0,
+) -> SeedReport:
+    session = await stores.sessions.get(session_id)
+    if session is None or session.status == SessionStatus.DELETED:
+        raise Refused(NOT_FOUND, f"session {session_id} not found")
+    if session.status in (SessionStatus.PURGED, SessionStatus.CANCELLED):
+        raise Refused(FAILED_PRECONDITION, f"cannot seed a session that is {session.status.name}")
+    rng = random.Random(seed_value)
+    partitions = session.partition_ids
+    queued = 0
+    for start in range(0, tasks, CHUNK):
+        rows = [
+            TaskRow(
+                session_id,
+                str(uuid.uuid4()),
+                int(task_status),
+                rng.randint(1, 9),
+                partitions[(start + i) % len(partitions)],
+            )
+            for i in range(min(CHUNK, tasks - start))
+        ]
+        async with stores.db.transaction() as tx:
+            await stores.tasks.insert(tx, rows)
+        if task_status == QUEUED_TASK_STATUS:
+            queued += await stores.queue.push(
+                [QueuedTask(r.session_id, r.task_id, r.partition_id, r.priority) for r in rows]
+            )
+    uploaded = 0
+    for start in range(0, results, CHUNK):
+        rows = []
+        for i in range(start, min(results, start + CHUNK)):
+            result_id = str(uuid.uuid4())
+            rows.append(
+                ResultRow(
+                    session_id,
+                    result_id,
+                    name=f"result-{i}",
+                    status=int(RESULT_STATUS_CYCLE[i % len(RESULT_STATUS_CYCLE)]),
+                    size=64 if objects else 0,
+                    opaque_id=object_key(session_id, result_id) if objects else None,
+                    manual_deletion=i % MANUAL_EVERY == MANUAL_EVERY - 1,
+                )
+            )
+        if objects:
+            uploaded += await _upload(stores, [r.opaque_id for r in rows if r.opaque_id])
+        # Objects first: a row never points at an object that was not written.
+        async with stores.db.transaction() as tx:
+            await stores.results.insert(tx, rows)
+    return SeedReport(session_id, tasks, queued, results, uploaded)
+
+
+async def _upload(stores: Stores, keys: list[str]) -> int:
+    semaphore = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
+
+    async def put(key: str) -> None:
+        async with semaphore:
+            await stores.objects.put(key, key.encode().ljust(64, b"."))
+
+    await asyncio.gather(*(put(k) for k in keys))
+    return len(keys)
