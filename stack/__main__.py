@@ -1,0 +1,261 @@
+"""`make run`: the whole stack on this machine, then the worker, until Ctrl-C.
+
+A server whose environment variable (TEMPORAL_ADDRESS, POSTGRES_DSN, REDIS_URL, S3_ENDPOINT)
+points at something that already answers is used as it is; otherwise the stack starts its own
+on that port (or on the default one when the variable is unset). State lives in
+<repo>/.state, or in $ARMONIK_STATE_DIR.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from stack import pid_files
+from stack.lock import StackLock
+from stack.ports import is_listening
+from stack.probes import S3Check, check_postgres, check_redis, check_temporal
+from stack.server import Server, ServerError
+from stack.stack import Stack, StackError
+from stack.temporal_server import SEARCH_ATTRIBUTES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+DEFAULT_PORTS_BY_SCHEME = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "https": 443}
+# How often the servers and the worker are checked for an unexpected exit.
+WATCH_INTERVAL = 0.5
+
+
+@dataclass
+class Component:
+    name: str
+    label: str
+    variable: str
+    endpoint: str
+
+    @property
+    def host_and_port(self) -> tuple[str | None, int]:
+        if self.name == "temporal":
+            host, _, port = self.endpoint.rpartition(":")
+            return host, int(port)
+        parts = urlsplit(self.endpoint)
+        return parts.hostname, parts.port or DEFAULT_PORTS_BY_SCHEME.get(parts.scheme, 80)
+
+
+def main() -> None:
+    code = run(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # No interpreter teardown: the Temporal SDK's runtime threads can crash it (sdk-python
+    # issue 300), which would turn a clean stop into a failing exit code.
+    os._exit(code)
+
+
+def run(argv: list[str]) -> int:
+    args = _parse(argv)
+    state_dir: Path = args.state_dir.resolve()
+    lock = StackLock(state_dir / "stack.lock")
+    if not lock.acquire():
+        holder = lock.holder()
+        _say(
+            f"a stack is already running with its state in {state_dir} (pid {holder}); "
+            f"stop it first (Ctrl-C in its terminal, or kill {holder})",
+            error=True,
+        )
+        return 1
+    _interrupt_on(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    try:
+        # Before anything answers "already running": those would be our own leftovers.
+        leftovers = pid_files.stop_all_recorded(state_dir)
+        if leftovers:
+            names = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
+            _say(f"stopped what a killed previous run left running: {names}")
+        return _serve(state_dir, with_worker=args.worker)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        lock.release()
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("ARMONIK_STATE_DIR", REPO_ROOT / ".state")),
+        help="where data, logs and the lock live (default: $ARMONIK_STATE_DIR or <repo>/.state)",
+    )
+    parser.add_argument(
+        "--no-worker", dest="worker", action="store_false", help="run the servers only"
+    )
+    return parser.parse_args(argv)
+
+
+def _serve(state_dir: Path, *, with_worker: bool) -> int:
+    from settings import Settings
+
+    settings = Settings()
+    external, ports, problems = _plan(settings)
+    if problems:
+        for problem in problems:
+            _say(problem, error=True)
+        return 1
+    stack = Stack(state_dir, ephemeral=False, ui=True, ports=ports, external=external)
+    try:
+        return _run_stack(stack, with_worker=with_worker)
+    finally:
+        # A second Ctrl-C must not cut the stop short and leave servers behind.
+        _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if stack.servers or stack.workers:
+            _say("stopping...")
+        stack.stop()
+        _say("stopped")
+
+
+def _plan(settings) -> tuple[dict[str, str], dict[str, int], list[str]]:
+    """Which servers to reuse (by endpoint), which to start (by port), and what prevents it."""
+    components = [
+        Component("temporal", "Temporal", "TEMPORAL_ADDRESS", settings.temporal_address),
+        Component("postgres", "PostgreSQL", "POSTGRES_DSN", settings.postgres_dsn),
+        Component("redis", "Redis", "REDIS_URL", settings.redis_url),
+        Component("s3", "S3", "S3_ENDPOINT", settings.s3_endpoint),
+    ]
+    with ThreadPoolExecutor(len(components)) as pool:
+        failures = list(pool.map(lambda c: _check(c, settings), components))
+
+    external: dict[str, str] = {}
+    ports: dict[str, int] = {}
+    problems: list[str] = []
+    for component, failure in zip(components, failures, strict=True):
+        host, port = component.host_and_port
+        if failure is None:
+            external[component.name] = component.endpoint
+            _say(f"using {component.label} at {component.endpoint}, already running")
+        elif host not in LOOPBACK_HOSTS:
+            problems.append(
+                f"{component.variable}={component.endpoint} does not answer ({failure}), "
+                "and the stack only starts servers on this machine"
+            )
+        elif is_listening(host, port):
+            problems.append(
+                f"port {port} of {component.variable}={component.endpoint} is taken by "
+                f"something that does not answer as {component.label} ({failure})"
+            )
+        else:
+            ports[component.name] = port
+    if "temporal" in ports:
+        # The dev server's own convention: the UI on the gRPC port + 1000.
+        ports["temporal_ui"] = int(os.environ.get("TEMPORAL_UI_PORT", ports["temporal"] + 1000))
+    return external, ports, problems
+
+
+def _run_stack(stack: Stack, *, with_worker: bool) -> int:
+    if stack.servers:
+        _say(f"starting {', '.join(server.name for server in stack.servers)}...")
+    try:
+        stack.start()
+    except StackError as error:
+        _say(f"the stack failed to start:\n{error}", error=True)
+        return 1
+    if stack.servers:
+        timings = ", ".join(f"{s.name} {s.last_start_seconds:.1f} s" for s in stack.servers)
+        _say(f"ready in {stack.start_seconds:.1f} s ({timings})")
+    _print_endpoints(stack)
+
+    if with_worker:
+        worker = stack.worker()
+        try:
+            worker.start()
+        except ServerError as error:
+            _say(f"the worker failed to start:\n{error}", error=True)
+            return 1
+        _say(f"worker ready in {worker.last_start_seconds:.1f} s (log: {worker.log_path})")
+    _say("Ctrl-C to stop")
+    return _watch([*stack.servers, *stack.workers])
+
+
+def _watch(processes: list[Server]) -> int:
+    """Wait for Ctrl-C; a process that exits before is reported, and stops the stack.
+
+    A dead worker is not restarted: in development its exit is a bug to read about, not to
+    paper over, and no work is lost since the workflows resume with the next worker.
+    """
+    while True:
+        for process in processes:
+            if not process.running:
+                _say(
+                    f"{process.name} exited unexpectedly (code {process.exit_code}); "
+                    f"last lines of {process.log_path}:\n{process.log_tail()}",
+                    error=True,
+                )
+                return 1
+        time.sleep(WATCH_INTERVAL)
+
+
+def _check(component: Component, settings) -> str | None:
+    """None if the component answers at its endpoint, else why not."""
+    try:
+        if component.name == "temporal":
+            known = check_temporal(component.endpoint, settings.temporal_namespace)
+            missing = sorted(set(SEARCH_ATTRIBUTES) - known)
+            if missing:
+                _say(f"warning: Temporal at {component.endpoint} lacks search attributes {missing}")
+        elif component.name == "postgres":
+            check_postgres(component.endpoint)
+        elif component.name == "redis":
+            check_redis(component.endpoint)
+        else:
+            S3Check(
+                component.endpoint,
+                settings.s3_access_key,
+                settings.s3_secret_key,
+                settings.s3_region,
+            )()
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _print_endpoints(stack: Stack) -> None:
+    env = stack.env()
+    ui = stack.temporal.ui_url if "temporal" not in stack.external else "(not managed here)"
+    rows = [
+        ("Temporal", env["TEMPORAL_ADDRESS"]),
+        ("Temporal UI", ui),
+        ("namespace", env["TEMPORAL_NAMESPACE"]),
+        ("task queue", env["TEMPORAL_TASK_QUEUE"]),
+        ("PostgreSQL", env["POSTGRES_DSN"]),
+        ("Redis", env["REDIS_URL"]),
+        ("S3", env["S3_ENDPOINT"]),
+        ("bucket", env["S3_BUCKET"]),
+        ("state", str(stack.state_dir)),
+    ]
+    for label, value in rows:
+        _say(f"  {label:<12} {value}")
+
+
+def _interrupt_on(*signals: signal.Signals) -> None:
+    # SIGTERM and SIGHUP take Ctrl-C's path, so every exit goes through the same clean stop.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in signals:
+        signal.signal(signum, interrupt)
+
+
+def _ignore(*signals: signal.Signals) -> None:
+    for signum in signals:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _say(message: str, *, error: bool = False) -> None:
+    print(message, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+if __name__ == "__main__":
+    main()

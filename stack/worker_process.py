@@ -1,0 +1,42 @@
+"""The control plane's worker (`python -m worker`) as a managed process."""
+
+import os
+import sys
+from pathlib import Path
+
+from stack.probes import NotAnswering
+from stack.server import Server
+
+# The worker prints this line on stdout once it polls its task queue.
+READY_LINE = "worker ready"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Worker(Server):
+    # Time for in-flight activities to finish (or heartbeat) before the worker is killed.
+    stop_grace = 10.0
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        env: dict[str, str],
+        name: str = "worker",
+        command: list[str] | None = None,
+    ) -> None:
+        self.name = name
+        super().__init__(state_dir)
+        self.env = dict(env)
+        self._command = command or [sys.executable, "-m", "worker"]
+
+    def command(self) -> list[str]:
+        return list(self._command)
+
+    def check(self) -> None:
+        if not any(READY_LINE in line for line in self.log_since_start().splitlines()):
+            raise NotAnswering(f"{self.name} has not printed {READY_LINE!r} yet")
+
+    def spawn_options(self) -> dict:
+        # Unbuffered, or "worker ready" would wait in a pipe buffer since stdout is a file.
+        env = os.environ | self.env | {"PYTHONUNBUFFERED": "1"}
+        return {"env": env, "cwd": REPO_ROOT}

@@ -1,0 +1,439 @@
+"""The stack package against the real servers: each answers its protocol, keeps its data
+across restarts and kills, and leaves nothing behind once stopped; `python -m stack` reuses
+running servers, starts its own, and refuses to run twice on one state folder."""
+
+import asyncio
+import glob
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import aioboto3
+import asyncpg
+import psutil
+import pytest
+import redis.asyncio as aioredis
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from stack import (
+    SEARCH_ATTRIBUTES,
+    Redis,
+    Server,
+    ServerError,
+    Stack,
+    ephemeral_stack,
+    free_port,
+    free_ports,
+    pid_files,
+)
+from stack.ports import is_listening
+
+pytestmark = pytest.mark.stack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Generous: two cores may be shared with other test runs.
+PROCESS_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """This module's own stack, not the session one of tests/conftest.py: these tests restart
+    and kill its servers."""
+    with ephemeral_stack() as started:
+        yield started
+
+
+def s3_client(stack: Stack):
+    env = stack.env()
+    return aioboto3.Session().client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT"],
+        aws_access_key_id=env["S3_ACCESS_KEY"],
+        aws_secret_access_key=env["S3_SECRET_KEY"],
+        region_name=env["S3_REGION"],
+    )
+
+
+# Each server answers by its own protocol.
+
+
+async def test_postgres_answers_sql_as_postgres_over_tcp(stack: Stack) -> None:
+    assert stack.postgres.dsn.startswith("postgresql://postgres@127.0.0.1:")
+    connection = await asyncpg.connect(stack.postgres.dsn)
+    try:
+        user, version = await connection.fetchrow("SELECT current_user, version()")
+    finally:
+        await connection.close()
+    assert user == "postgres"
+    assert "PostgreSQL 16" in version
+
+
+async def test_redis_answers_ping(stack: Stack) -> None:
+    client = aioredis.from_url(stack.redis.url)
+    try:
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_s3_creates_and_lists_a_bucket(stack: Stack) -> None:
+    bucket = f"stack-test-{uuid.uuid4().hex[:8]}"
+    async with s3_client(stack) as s3:
+        await s3.create_bucket(Bucket=bucket)
+        listed = await s3.list_buckets()
+    assert bucket in {b["Name"] for b in listed["Buckets"]}
+
+
+async def test_temporal_answers_with_the_search_attributes(stack: Stack) -> None:
+    client = await Client.connect(stack.temporal.address)
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace="default")
+    )
+    assert described.namespace_info.name == "default"
+    attributes = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace="default")
+    )
+    for name in SEARCH_ATTRIBUTES:
+        assert attributes.custom_attributes[name] == IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    # A visibility query on them is accepted (an unknown attribute would be refused).
+    found = [w async for w in client.list_workflows("SessionId = 'none' AND Operation = 'x'")]
+    assert found == []
+
+
+def test_env_points_at_the_servers(stack: Stack) -> None:
+    env = stack.env()
+    assert env["TEMPORAL_ADDRESS"] == stack.temporal.address
+    assert env["POSTGRES_DSN"] == stack.postgres.dsn
+    assert env["REDIS_URL"] == stack.redis.url
+    assert env["S3_ENDPOINT"] == stack.s3.endpoint
+    for name in ("TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "S3_BUCKET", "DEFAULT_PARTITION"):
+        assert env[name]
+    # Tests choose every port free, and run no UI unless asked.
+    assert stack.temporal.ui_url is None
+    assert not set(stack.ports.values()) & {7233, 8233, 5432, 6379, 8333}
+
+
+# Data outlives restarts and kills.
+
+
+async def test_restart_keeps_ports_and_data(stack: Stack) -> None:
+    key = uuid.uuid4().hex
+    endpoints_before = stack.env()
+
+    connection = await asyncpg.connect(stack.postgres.dsn)
+    await connection.execute("CREATE TABLE IF NOT EXISTS kept (key text PRIMARY KEY)")
+    await connection.execute("INSERT INTO kept VALUES ($1)", key)
+    await connection.close()
+    async with s3_client(stack) as s3:
+        await s3.create_bucket(Bucket=f"kept-{key[:8]}")
+        await s3.put_object(Bucket=f"kept-{key[:8]}", Key=key, Body=b"kept bytes")
+    client = aioredis.from_url(stack.redis.url)
+    await client.set(key, "kept value")
+    await client.aclose()
+    temporal = await Client.connect(stack.temporal.address)
+    # No worker polls this queue: the workflow simply stays open, in the server's database.
+    await temporal.start_workflow("Nothing", id=key, task_queue=f"nobody-{key}")
+
+    await asyncio.to_thread(_in_parallel, [s.restart for s in stack.servers])
+
+    assert stack.env() == endpoints_before
+    connection = await asyncpg.connect(stack.postgres.dsn)
+    assert await connection.fetchval("SELECT key FROM kept WHERE key = $1", key) == key
+    await connection.close()
+    async with s3_client(stack) as s3:
+        response = await s3.get_object(Bucket=f"kept-{key[:8]}", Key=key)
+        async with response["Body"] as body:
+            assert await body.read() == b"kept bytes"
+    client = aioredis.from_url(stack.redis.url)
+    assert await client.get(key) == b"kept value"
+    await client.aclose()
+    temporal = await Client.connect(stack.temporal.address)
+    described = await temporal.get_workflow_handle(key).describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_killed_postgres_recovers_committed_rows(stack: Stack) -> None:
+    key = uuid.uuid4().hex
+    connection = await asyncpg.connect(stack.postgres.dsn)
+    await connection.execute("CREATE TABLE IF NOT EXISTS crashed (key text PRIMARY KEY)")
+    await connection.execute("INSERT INTO crashed VALUES ($1)", key)
+    await connection.close()
+
+    stack.postgres.kill()
+    assert not stack.postgres.running
+    await asyncio.to_thread(stack.postgres.start)
+
+    connection = await asyncpg.connect(stack.postgres.dsn)
+    assert await connection.fetchval("SELECT key FROM crashed WHERE key = $1", key) == key
+    await connection.close()
+
+
+# Workers: started with the stack's environment, killed or stopped on demand.
+
+FAKE_WORKER = """
+import os, signal, sys, time
+print("worker started", os.environ["POSTGRES_DSN"], os.environ.get("EXTRA"))
+if sys.argv[1] == "ignore-sigterm":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if sys.argv[1] == "crash":
+    print("boom")
+    sys.exit(3)
+print("worker ready")
+while True:
+    signal.pause()
+"""
+
+
+def fake_worker(behaviour: str = "plain") -> list[str]:
+    return [sys.executable, "-c", FAKE_WORKER, behaviour]
+
+
+def test_worker_starts_with_the_stack_env_and_can_be_killed(stack: Stack) -> None:
+    worker = stack.worker(command=fake_worker(), EXTRA=42)
+    worker.start()
+    assert worker.running
+    assert f"worker started {stack.postgres.dsn} 42" in worker.log_since_start()
+
+    process = psutil.Process(worker.pid)
+    worker.kill()
+    assert not worker.running
+    assert not process.is_running()
+
+
+def test_worker_stop_escalates_to_sigkill(stack: Stack) -> None:
+    worker = stack.worker(command=fake_worker("ignore-sigterm"))
+    worker.stop_grace = 0.5
+    worker.start()
+    process = psutil.Process(worker.pid)
+    began = time.monotonic()
+    worker.stop()
+    assert not process.is_running()
+    assert time.monotonic() - began < 5
+    worker.stop()  # idempotent
+
+
+def test_worker_that_exits_while_starting_raises_with_its_log(stack: Stack) -> None:
+    worker = stack.worker(command=fake_worker("crash"))
+    with pytest.raises(ServerError, match=r"(?s)exited with code 3.*boom"):
+        worker.start()
+    assert not worker.running
+
+
+# Stopping leaves nothing behind.
+
+
+def test_stop_leaves_no_process_and_no_listening_port(stack: Stack) -> None:
+    # S3 comes from the module's stack: weed's stop is already covered by the restarts above
+    # and by `python -m stack` below, and it is the slow one to start and stop.
+    with tempfile.TemporaryDirectory(prefix="armonik-stack-") as state_dir:
+        own = Stack(Path(state_dir), ephemeral=True, external={"s3": stack.s3.endpoint})
+        own.start()
+        worker = own.worker(command=fake_worker())
+        worker.start()
+        processes = _process_groups([*own.servers, worker])
+        ports = _listening_ports(processes)
+        assert {own.ports["postgres"], own.ports["redis"], own.ports["temporal"]} <= ports
+
+        own.stop()
+
+        assert [p for p in processes if _alive(p)] == []
+        assert [port for port in ports if is_listening("127.0.0.1", port)] == []
+        own.stop()  # idempotent
+
+
+def test_a_server_a_killed_run_left_running_is_stopped_before_a_new_start() -> None:
+    with tempfile.TemporaryDirectory(prefix="armonik-stack-") as state_dir:
+        port = free_port()
+        # As after a SIGKILL of `make run`: the server outlives the object that started it.
+        left_running = Redis(Path(state_dir), port=port)
+        left_running.start()
+        orphan = psutil.Process(left_running.pid)
+
+        again = Redis(Path(state_dir), port=port)
+        again.start()  # on the same port: it could not bind if the orphan still ran
+        assert not _alive(orphan)
+
+        assert pid_files.stop_all_recorded(Path(state_dir)) == {"redis": again.pid}
+        assert not is_listening("127.0.0.1", port)
+        for server in (left_running, again):
+            server.kill()  # reaps the exit status
+
+
+# `python -m stack`, the `make run` entry point.
+
+
+def test_python_m_stack_reuses_running_servers_and_refuses_a_second_run(
+    stack: Stack, tmp_path: Path
+) -> None:
+    env = os.environ | stack.env() | {"ARMONIK_STATE_DIR": str(tmp_path)}
+    first = StackProcess(env)
+    try:
+        for label, endpoint in [
+            ("Temporal", stack.temporal.address),
+            ("PostgreSQL", stack.postgres.dsn),
+            ("Redis", stack.redis.url),
+            ("S3", stack.s3.endpoint),
+        ]:
+            first.wait_for(f"using {label} at {endpoint}, already running")
+        first.wait_for("Ctrl-C to stop")
+
+        second = subprocess.run(
+            [sys.executable, "-m", "stack", "--no-worker"],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=PROCESS_TIMEOUT,
+        )
+        assert second.returncode != 0
+        assert f"a stack is already running with its state in {tmp_path}" in second.stderr
+        assert str(first.process.pid) in second.stderr
+
+        assert first.interrupt(signal.SIGINT) == 0
+    finally:
+        first.close()
+    # The servers it reused are not its own: they still run.
+    assert all(server.running for server in stack.servers)
+
+
+def test_python_m_stack_starts_its_own_servers_and_stops_them_on_sigterm() -> None:
+    temporal, ui, postgres, redis, s3 = free_ports(5)
+    with tempfile.TemporaryDirectory(prefix="armonik-stack-") as state_dir:
+        env = os.environ | {
+            "ARMONIK_STATE_DIR": state_dir,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+            "TEMPORAL_UI_PORT": str(ui),
+            "POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:{postgres}/postgres",
+            "REDIS_URL": f"redis://127.0.0.1:{redis}/0",
+            "S3_ENDPOINT": f"http://127.0.0.1:{s3}",
+        }
+        running = StackProcess(env)
+        try:
+            running.wait_for("ready in")
+            running.wait_for(f"Temporal UI  http://127.0.0.1:{ui}")
+            running.wait_for("Ctrl-C to stop")
+            pid_files = {path.stem for path in Path(state_dir, "run").glob("*.pid")}
+            assert pid_files == {"postgres", "redis", "s3", "temporal"}
+            processes = _process_groups_from_pid_files(Path(state_dir))
+            ports = _listening_ports(processes)
+            assert {temporal, ui, postgres, redis, s3} <= ports
+            # weed's unix sockets in /tmp, which its SIGKILL leaves behind.
+            leftovers = json.loads(Path(state_dir, "run", "s3.pid").read_text())["leftovers"]
+            assert _matching(leftovers)
+
+            assert running.interrupt(signal.SIGTERM) == 0
+        finally:
+            running.close()
+        assert [p for p in processes if _alive(p)] == []
+        assert [port for port in ports if is_listening("127.0.0.1", port)] == []
+        assert not list(Path(state_dir, "run").glob("*.pid"))
+        assert _matching(leftovers) == []
+
+
+class StackProcess:
+    """`python -m stack --no-worker` with its output read line by line as it comes."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stack", "--no-worker"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, text: str) -> None:
+        if any(text in line for line in self.output):
+            return
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.output.append(line)
+            if text in line:
+                return
+        pytest.fail(f"no line with {text!r} in the output:\n{''.join(self.output)}")
+
+    def interrupt(self, signum: signal.Signals) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(PROCESS_TIMEOUT)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(PROCESS_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _in_parallel(actions: list) -> None:
+    with ThreadPoolExecutor(len(actions)) as pool:
+        for future in [pool.submit(action) for action in actions]:
+            future.result()
+
+
+def _process_groups(servers: list[Server]) -> list[psutil.Process]:
+    """Every process of each server: its main process and what it spawned."""
+    processes = []
+    for server in servers:
+        main = psutil.Process(server.pid)
+        processes += [main, *main.children(recursive=True)]
+    return processes
+
+
+def _process_groups_from_pid_files(state_dir: Path) -> list[psutil.Process]:
+    """The processes of the servers `python -m stack` started, found by their pid files."""
+    processes = []
+    for pid_file in sorted((state_dir / "run").glob("*.pid")):
+        main = psutil.Process(json.loads(pid_file.read_text())["pid"])
+        processes += [main, *main.children(recursive=True)]
+    return processes
+
+
+def _listening_ports(processes: list[psutil.Process]) -> set[int]:
+    return {
+        connection.laddr.port
+        for process in processes
+        for connection in process.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
+
+
+def _matching(patterns: list[str]) -> list[str]:
+    return [path for pattern in patterns for path in glob.glob(pattern)]
+
+
+def _alive(process: psutil.Process) -> bool:
+    # is_running() compares creation times, so a recycled pid does not count.
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
