@@ -1,0 +1,15 @@
+# The worker image of docker-compose.yml. The embedded stack's servers are not needed here: in
+# the production shape every store is its own service.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY settings.py worker.py ./
+COPY lifecycle lifecycle
+COPY stores stores
+COPY activities activities
+COPY workflows workflows
+COPY client client
+COPY stack stack
+RUN pip install --no-cache-dir .
+USER nobody
+CMD ["python", "-m", "worker"]
