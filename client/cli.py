@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from client.invariants import check as check_invariants
 from client.seed import seed as seed_session
 from client.sessions import OperationHandle, OperationRefused, SessionsClient
 from lifecycle.models import Partition, Session, TaskOptions
@@ -395,6 +396,28 @@ def queue_pop(
     async def command(client: SessionsClient) -> None:
         popped = await client.stores.queue.pop(partition_id, n)
         show_rows([{"session_id": s, "task_id": t} for s, t in popped], as_json)
+
+    run(command)
+
+
+@app.command("check")
+def check(
+    session_ids: Annotated[list[str], typer.Argument(help="Sessions to check (deleted included).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check SPEC §3's invariants on sessions whose operations have finished; exit 1 on any
+    violation."""
+
+    async def command(client: SessionsClient) -> int:
+        report = await check_invariants(client.stores, session_ids)
+        if as_json:
+            print(json.dumps({"ok": report.ok, "violations": report.counts()}))
+        else:
+            rows = [{"invariant": k, "violations": v} for k, v in report.counts().items()]
+            show_rows(rows, False)
+            for name, examples in report.examples.items():
+                err.print(f"{name}: e.g. {', '.join(examples)}", highlight=False)
+        return 0 if report.ok else 1
 
     run(command)
 

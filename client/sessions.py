@@ -133,8 +133,14 @@ class SessionsClient:
         """Start the operation, or join the one already running on this session."""
         if operation == Operation.CREATE:
             raise ValueError("use start_create()")
+        variant = ""
+        if operation == Operation.STOP_SUBMISSION:
+            variant = "-".join(name for name, on in (("client", client), ("worker", worker)) if on)
         return await self._start(
-            operation, session_id, OperationRequest(session_id, client=client, worker=worker)
+            operation,
+            session_id,
+            OperationRequest(session_id, client=client, worker=worker),
+            variant,
         )
 
     async def start_create(
@@ -146,7 +152,9 @@ class SessionsClient:
         request = CreateRequest(session_id, partition_ids, options)
         return await self._start(Operation.CREATE, session_id, request)
 
-    async def _start(self, operation: Operation, session_id: str, request) -> OperationHandle:
+    async def _start(
+        self, operation: Operation, session_id: str, request, variant: str = ""
+    ) -> OperationHandle:
         search = None
         if self.settings.temporal_search_attributes:
             search = TypedSearchAttributes(
@@ -159,7 +167,7 @@ class SessionsClient:
         handle = await temporal.start_workflow(
             WORKFLOWS[operation].run,
             request,
-            id=workflow_id(operation, session_id),
+            id=workflow_id(operation, session_id, variant),
             task_queue=self.settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -84,9 +84,11 @@ def delete_objects(statuses: frozenset[int] = frozenset(), keep_manual: bool = F
     return Stage("delete_objects", "objects", statuses=statuses, keep_manual=keep_manual)
 
 
-def workflow_id(operation: Operation, session_id: str) -> str:
-    """One id per (session, operation), so that a repeated request joins the one running."""
-    return f"session-{session_id}-{operation.value}"
+def workflow_id(operation: Operation, session_id: str, variant: str = "") -> str:
+    """One id per (session, operation), so that a repeated request joins the one running. A
+    request that asks for something else (StopSubmission of other flags) has its own `variant`,
+    so it is not folded into a request it does not repeat."""
+    return f"session-{session_id}-{operation.value}" + (f"-{variant}" if variant else "")
 
 
 class SessionOperation:
