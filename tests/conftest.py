@@ -1,0 +1,91 @@
+"""The real stack for integration tests: one Temporal dev server, PostgreSQL, Redis and S3 for
+the whole test session, started only if a test needs them, and stopped at the end.
+
+Batches are made small here (TEST_BATCHES) so that sessions of a few thousand rows already run
+many batches and many activity calls per step.
+"""
+
+import os
+import uuid
+
+import pytest
+from temporalio.client import Client
+
+from client.sessions import SessionsClient
+from lifecycle.models import Partition, TaskOptions
+from settings import Settings
+from stack import Stack
+from stores.connect import Stores
+from worker import build_worker, prepare
+
+TEST_BATCHES = {"task_batch_size": 100, "result_batch_size": 50, "batches_per_call": 4}
+FIGURES: list[str] = []
+
+
+def report_figure(line: str) -> None:
+    """A measured figure, printed in the summary at the end of the run."""
+    FIGURES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    stack = Stack(tmp_path_factory.mktemp("stack"), ephemeral=True, ui=False)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def stack_settings(stack: Stack, **overrides) -> Settings:
+    env = {k.lower(): v for k, v in stack.env().items() if k.lower() in Settings.model_fields}
+    return Settings(**{**env, **overrides})
+
+
+@pytest.fixture(scope="session")
+def settings(stack) -> Settings:
+    return stack_settings(stack, temporal_task_queue=f"tests-{uuid.uuid4()}", **TEST_BATCHES)
+
+
+@pytest.fixture(scope="session")
+async def stores(settings):
+    stores = await Stores.connect(settings)
+    await prepare(stores, settings)
+    yield stores
+    await stores.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal(settings) -> Client:
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal, stores, settings):
+    """A worker in the test process, on the session's task queue."""
+    async with build_worker(temporal, stores, settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def client(stores, settings, temporal, worker) -> SessionsClient:
+    return SessionsClient(stores, settings, temporal)
+
+
+@pytest.fixture(scope="session")
+async def partitions(client) -> list[str]:
+    """Two partitions besides the default one."""
+    ids = [f"part-{n}-{os.getpid()}" for n in ("a", "b")]
+    for partition_id in ids:
+        await client.create_partition(Partition(partition_id))
+    return ids
+
+
+OPTIONS = TaskOptions(max_duration=60, max_retries=2, priority=5)

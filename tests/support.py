@@ -1,0 +1,60 @@
+"""Helpers shared by the real-stack tests."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from client.seed import seed
+from client.sessions import OperationHandle, SessionsClient
+from lifecycle.models import TaskOptions
+from lifecycle.statuses import TaskStatus
+
+T = TypeVar("T")
+OPTIONS = TaskOptions(max_duration=60, max_retries=2, priority=5)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, within: float = 60.0, what: str = "condition"
+) -> T:
+    """Poll `probe` until it answers something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            value = await probe()
+        except (OSError, ConnectionError):
+            value = None  # a store may be down on purpose
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def op_id(handle: OperationHandle) -> str:
+    """The id under which an operation's admission and checkpoints are recorded."""
+    return f"{handle.workflow_id}/{handle.handle.first_execution_run_id}"
+
+
+async def committed_batches(client: SessionsClient, handle: OperationHandle) -> int:
+    return await client.stores.db.pool.fetchval(
+        "SELECT coalesce(sum(batches_committed), 0) FROM operation_steps WHERE op_id = $1",
+        op_id(handle),
+    )
+
+
+async def new_session(
+    client: SessionsClient,
+    *,
+    partitions: list[str] | None = None,
+    mix: dict[TaskStatus, int] | None = None,
+    results: int = 0,
+    objects: bool = True,
+) -> str:
+    """A RUNNING session seeded with tasks in the given statuses, and results."""
+    session = await client.create(list(partitions or []), OPTIONS)
+    for n, (status, count) in enumerate((mix or {}).items()):
+        await seed(client.stores, session.session_id, count, status, seed_value=n)
+    if results:
+        await seed(client.stores, session.session_id, 0, results=results, objects=objects)
+    return session.session_id

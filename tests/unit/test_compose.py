@@ -1,0 +1,39 @@
+"""docker-compose.yml cannot run here (no Docker engine): check its shape against the code."""
+
+from pathlib import Path
+
+import yaml
+
+from settings import Settings
+
+COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_production_services():
+    assert set(COMPOSE["services"]) >= {
+        "postgres",
+        "temporal",
+        "temporal-ui",
+        "redis",
+        "s3",
+        "worker",
+    }
+
+
+def test_temporal_persists_in_postgresql():
+    temporal = COMPOSE["services"]["temporal"]["environment"]
+    assert temporal["DB"].startswith("postgres")
+    assert temporal["POSTGRES_SEEDS"] == "postgres"
+
+
+def test_worker_is_configured_by_the_same_variables_as_make_run():
+    env = COMPOSE["services"]["worker"]["environment"]
+    fields = set(Settings.model_fields)
+    assert {k.lower() for k in env} <= fields
+    for required in ("temporal_address", "postgres_dsn", "redis_url", "s3_endpoint", "s3_bucket"):
+        assert required.upper() in env
+
+
+def test_search_attributes_are_registered():
+    command = " ".join(COMPOSE["services"]["temporal-setup"]["command"])
+    assert "SessionId" in command and "Operation" in command
