@@ -155,7 +155,6 @@ class SessionOperation:
             return
         carried = self.request.carried
         cursor = carried.cursor if carried is not None and carried.step == name else ""
-        self._at(name)
         while True:
             opened = await self._stage(stages[0], after=cursor, until=None)
             for stage in stages[1:]:
@@ -216,6 +215,7 @@ class SessionOperation:
             to_status=stage.flip.to_status if stage.flip else None,
             keep_manual=stage.keep_manual,
         )
+        self._at(stage.step)
         result = await self._call(stage.activity, sweep, BATCH_CALL, SweepProgress)
         self._record(stage.step, result, over.step if over else None)
         if result.superseded:
@@ -261,9 +261,7 @@ class SessionOperation:
     def _record(self, step: str, result: SweepProgress, opened_by: str | None) -> None:
         """Keep the step's figures; a step that follows another over its ranges has the same
         total as the step that opened them."""
-        progress = self.progress()
         entry = self._step_progress(step)
-        progress.step = step
         if result.total is not None:
             entry.total = result.total
         elif opened_by is not None:

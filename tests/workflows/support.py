@@ -1,0 +1,83 @@
+"""Running a production workflow against a FakeStore."""
+
+import asyncio
+from uuid import uuid4
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from lifecycle.models import CreateRequest, Guard, OperationOutcome, OperationRequest
+from lifecycle.statuses import Operation
+from lifecycle.transitions import TRANSITIONS
+from tests.workflows.fakes import FakeStore, Gate
+from workflows.operation import workflow_id
+from workflows.registry import WORKFLOWS
+
+RESULT_TIMEOUT = 20  # seconds
+
+
+def worker(env: WorkflowEnvironment, store: FakeStore, task_queue: str) -> Worker:
+    """A worker for every workflow, with the store's fakes as its activities."""
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS.values()),
+        activities=store.activities(),
+    )
+
+
+def task_queue() -> str:
+    """A queue no other test polls, so each test's worker sees only its own workflows."""
+    return f"tq-{uuid4().hex}"
+
+
+async def start(
+    env: WorkflowEnvironment,
+    operation: Operation,
+    request: OperationRequest | CreateRequest,
+    queue: str,
+    **options,
+) -> WorkflowHandle:
+    """Start the operation's workflow as the API would, minus the search attributes the
+    time-skipping server does not know."""
+    return await env.client.start_workflow(
+        WORKFLOWS[operation].run,
+        request,
+        id=workflow_id(operation, request.session_id),
+        task_queue=queue,
+        **options,
+    )
+
+
+async def execute(
+    env: WorkflowEnvironment,
+    store: FakeStore,
+    operation: Operation,
+    request: OperationRequest | CreateRequest | None = None,
+) -> OperationOutcome:
+    """Run the operation on the store's session to its end and answer its outcome."""
+    queue = task_queue()
+    async with worker(env, store, queue):
+        handle = await start(env, operation, request or OperationRequest(store.session_id), queue)
+        return await result_of(handle)
+
+
+async def result_of(handle: WorkflowHandle) -> OperationOutcome:
+    """The workflow's result; bounded, so that a workflow that loops fails its test instead of
+    hanging the suite (time-skipping makes every legitimate wait here instant)."""
+    return await asyncio.wait_for(handle.result(), timeout=RESULT_TIMEOUT)
+
+
+async def entered(gate: Gate) -> None:
+    """Wait until a workflow reached the gated call (bounded, so a broken test fails, not hangs)."""
+    await asyncio.wait_for(gate.entered.wait(), timeout=RESULT_TIMEOUT)
+
+
+def assert_sweeps_guarded(store: FakeStore, operation: Operation, epoch: int | None) -> None:
+    """Every sweep call commits only under the operation's guard: the statuses it sweeps while
+    (lifecycle.transitions) and, for Pause and Resume, the epoch its admission returned."""
+    expected = Guard(statuses=sorted(TRANSITIONS[operation].sweeps_while), epoch=epoch)
+    assert store.sweeps(), "no sweep ran"
+    for call in store.sweeps():
+        assert call.guard == expected, call

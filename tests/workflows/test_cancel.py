@@ -1,0 +1,48 @@
+"""CancelSession: admitted first (the diagram draws it last, see lifecycle/transitions.py), then
+the unfinished tasks are cancelled and dequeued range by range, then the results aborted."""
+
+from lifecycle.statuses import Operation, SessionStatus, TaskStatus
+from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS
+from tests.workflows.fakes import FakeStore, key
+from tests.workflows.support import assert_sweeps_guarded, execute
+
+
+async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
+    store = FakeStore(status=SessionStatus.PAUSED, tasks=5, results=7)
+
+    outcome = await execute(env, store, Operation.CANCEL)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("dequeue_tasks", "", key(4)),
+        ("update_tasks", key(4), None),
+        ("dequeue_tasks", key(4), key(5)),
+        ("update_results", "", None),
+        ("update_results", key(4), None),
+    ]
+    assert outcome.session.status == SessionStatus.CANCELLED
+    assert not outcome.session.client_submission and not outcome.session.worker_submission
+    assert not outcome.superseded
+
+
+async def test_cancel_sweeps_carry_the_cancel_flips_and_no_epoch(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=5, results=7)
+
+    await execute(env, store, Operation.CANCEL)
+
+    tasks, results = TASK_FLIPS[Operation.CANCEL], RESULT_FLIPS[Operation.CANCEL]
+    for call in store.of("update_tasks"):
+        assert (call.from_statuses, call.to_status) == (
+            sorted(tasks.from_statuses),
+            tasks.to_status,
+        )
+    for call in store.of("dequeue_tasks"):
+        assert (call.from_statuses, call.to_status) == ([TaskStatus.CANCELLED], None)
+    for call in store.of("update_results"):
+        assert (call.step, call.from_statuses, call.to_status) == (
+            "results",
+            sorted(results.from_statuses),
+            results.to_status,
+        )
+    assert_sweeps_guarded(store, Operation.CANCEL, epoch=None)

@@ -1,0 +1,43 @@
+"""DeleteSession: marked DELETED first, then tasks dequeued and deleted, then objects and results
+deleted (objects first, so none is orphaned), range by range, and the session row last."""
+
+from lifecycle.statuses import Operation, SessionStatus
+from tests.workflows.fakes import FakeStore, key
+from tests.workflows.support import assert_sweeps_guarded, execute
+
+
+async def test_delete_sweeps_tasks_then_results_then_deletes_the_session(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=6, results=3)
+
+    outcome = await execute(env, store, Operation.DELETE)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("dequeue_tasks", "", None),
+        ("delete_tasks", "", key(4)),
+        ("dequeue_tasks", key(4), None),
+        ("delete_tasks", key(4), key(6)),
+        ("delete_objects", "", None),
+        ("delete_results", "", key(3)),
+        ("delete_session",),
+    ]
+    assert store.session is None
+    # The answer is the session's last state: DELETED, as the admission left it.
+    assert outcome.session == store.of("update_session")[0].result.session
+    assert outcome.session.status == SessionStatus.DELETED
+    assert not outcome.superseded
+
+
+async def test_delete_sweeps_every_row_and_every_object(env):
+    store = FakeStore(status=SessionStatus.PURGED, tasks=6, results=3)
+
+    await execute(env, store, Operation.DELETE)
+
+    for call in store.sweeps():
+        # No status filter: every task leaves its queue, every object goes (manual ones too).
+        assert (call.from_statuses, call.to_status, call.arg.keep_manual) == ([], None, False)
+    assert {c.step for c in store.of("dequeue_tasks")} == {"queue"}
+    assert {c.step for c in store.of("delete_tasks")} == {"tasks"}
+    assert {c.step for c in store.of("delete_objects")} == {"objects"}
+    assert {c.step for c in store.of("delete_results")} == {"results"}
+    assert_sweeps_guarded(store, Operation.DELETE, epoch=None)

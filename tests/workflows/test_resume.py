@@ -1,0 +1,56 @@
+"""ResumeSession: the session is set to Running, then its Paused tasks are set to Submitted and
+pushed to their queue, range by range: each push covers exactly the range just flipped."""
+
+from lifecycle.statuses import Operation, SessionStatus
+from lifecycle.transitions import TASK_FLIPS
+from tests.workflows.fakes import FakeStore, key
+from tests.workflows.support import assert_sweeps_guarded, execute
+
+
+async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
+    # 8 tasks, 2 per batch, 2 batches per call: the third call finds an empty range, which is
+    # the end of the sweep and has nothing to enqueue.
+    store = FakeStore(status=SessionStatus.PAUSED, epoch=3, tasks=8)
+
+    outcome = await execute(env, store, Operation.RESUME)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("enqueue_tasks", "", key(4)),
+        ("update_tasks", key(4), None),
+        ("enqueue_tasks", key(4), key(8)),
+        ("update_tasks", key(8), None),
+    ]
+    assert outcome.session.status == SessionStatus.RUNNING
+    assert not outcome.superseded
+
+
+async def test_each_enqueue_covers_exactly_the_range_the_preceding_update_opened(env):
+    store = FakeStore(status=SessionStatus.PAUSED, tasks=11, batch_size=3, batches_per_call=1)
+
+    await execute(env, store, Operation.RESUME)
+
+    sweeps = store.sweeps()
+    cursor = ""
+    for opened, pushed in zip(sweeps[::2], sweeps[1::2], strict=True):
+        assert opened.activity == "update_tasks" and pushed.activity == "enqueue_tasks"
+        assert opened.after == cursor
+        assert (pushed.after, pushed.until) == (cursor, opened.cursor)
+        cursor = opened.cursor
+    assert cursor == key(11)
+    assert [c.cursor for c in store.of("enqueue_tasks")] == [key(i) for i in (3, 6, 9, 11)]
+
+
+async def test_resume_sweeps_carry_the_resume_flip_and_the_admitted_epoch(env):
+    store = FakeStore(status=SessionStatus.PAUSED, epoch=3, tasks=8)
+
+    await execute(env, store, Operation.RESUME)
+
+    flip = TASK_FLIPS[Operation.RESUME]
+    for call in store.of("update_tasks"):
+        assert (call.from_statuses, call.to_status) == (sorted(flip.from_statuses), flip.to_status)
+    for call in store.of("enqueue_tasks"):
+        assert (call.step, call.to_status) == ("queue", None)
+    assert store.of("update_session")[0].result.epoch == 4
+    assert_sweeps_guarded(store, Operation.RESUME, epoch=4)

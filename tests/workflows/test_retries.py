@@ -1,0 +1,63 @@
+"""A store outage (any error that is not a refusal) is retried until the call succeeds; the retry
+repeats the same call, so no range is skipped or redone. Time-skipping makes the backoff free."""
+
+from lifecycle.statuses import Operation, SessionStatus
+from tests.workflows.fakes import FakeStore, key
+from tests.workflows.support import execute
+
+
+async def test_update_session_is_retried_until_it_succeeds(env):
+    store = FakeStore(status=SessionStatus.RUNNING)
+    store.fail("update_session", times=2)
+
+    outcome = await execute(env, store, Operation.CLOSE)
+
+    calls = store.of("update_session")
+    assert [c.attempt for c in calls] == [1, 2, 3]
+    assert calls[0].arg == calls[1].arg == calls[2].arg
+    assert calls[2].result is not None
+    assert outcome.session.status == SessionStatus.CLOSED
+
+
+async def test_a_failed_sweep_call_is_retried_over_the_same_range(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    # The second range's flip fails twice.
+    store.fail("update_tasks", call=2, times=2)
+
+    outcome = await execute(env, store, Operation.PAUSE)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("dequeue_tasks", "", key(4)),
+        ("update_tasks", key(4), None),
+        ("update_tasks", key(4), None),
+        ("update_tasks", key(4), None),
+        ("dequeue_tasks", key(4), key(8)),
+        ("update_tasks", key(8), None),
+        ("dequeue_tasks", key(8), key(10)),
+    ]
+    retried = store.of("update_tasks")[1:4]
+    assert [c.attempt for c in retried] == [1, 2, 3]
+    assert retried[0].arg == retried[1].arg == retried[2].arg
+    assert outcome.session.status == SessionStatus.PAUSED
+    assert not outcome.superseded
+    assert outcome.progress.steps[0].scanned == 10
+
+
+async def test_a_failed_follower_is_retried_over_the_range_it_was_given(env):
+    store = FakeStore(status=SessionStatus.PAUSED, tasks=8)
+    store.fail("enqueue_tasks", call=1, times=2)
+
+    outcome = await execute(env, store, Operation.RESUME)
+
+    pushes = store.of("enqueue_tasks")
+    assert [(c.after, c.until, c.attempt) for c in pushes] == [
+        ("", key(4), 1),
+        ("", key(4), 2),
+        ("", key(4), 3),
+        (key(4), key(8), 1),
+    ]
+    # The range after the failed one is only opened once the failed one is through.
+    assert store.trace().index(("update_tasks", key(4), None)) > store.calls.index(pushes[2])
+    assert outcome.session.status == SessionStatus.RUNNING

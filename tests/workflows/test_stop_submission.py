@@ -1,0 +1,23 @@
+"""StopSubmission: one write to the SessionsTable, clearing the flags the request names."""
+
+from lifecycle.models import OperationRequest
+from lifecycle.statuses import Operation, SessionStatus
+from tests.workflows.fakes import FakeStore
+from tests.workflows.support import execute
+
+
+async def test_stop_submission_passes_the_requested_flags_in_one_update(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=4)
+    request = OperationRequest(store.session_id, client=True, worker=False)
+
+    outcome = await execute(env, store, Operation.STOP_SUBMISSION, request)
+
+    assert store.trace() == [("update_session", "admit")]
+    update = store.calls[0].arg
+    assert (update.operation, update.client, update.worker) == (
+        Operation.STOP_SUBMISSION,
+        True,
+        False,
+    )
+    assert outcome.session.status == SessionStatus.RUNNING
+    assert (outcome.session.client_submission, outcome.session.worker_submission) == (False, True)

@@ -1,0 +1,101 @@
+"""A later operation that moves the session elsewhere supersedes the rest of a sweep: the guard of
+the next batch fails, the workflow stops there and answers superseded, with the session as its own
+admission left it."""
+
+from lifecycle.statuses import Operation, SessionStatus
+from tests.workflows.fakes import FakeStore, key
+from tests.workflows.support import execute
+
+
+def take_over(store: FakeStore, status: SessionStatus):
+    """A Pause or Resume admitted meanwhile: new status, new epoch."""
+
+    def change() -> None:
+        store.session.status = status
+        store.session.epoch += 1
+
+    return change
+
+
+def move(store: FakeStore, status: SessionStatus):
+    def change() -> None:
+        store.session.status = status
+
+    return change
+
+
+async def test_pause_superseded_by_a_resume_stops_its_sweep(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store.before("update_tasks", 2, take_over(store, SessionStatus.RUNNING))
+
+    outcome = await execute(env, store, Operation.PAUSE)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("dequeue_tasks", "", key(4)),
+        ("update_tasks", key(4), None),  # answered superseded: nothing follows
+    ]
+    assert store.calls[-1].result.superseded
+    assert outcome.superseded
+    assert outcome.session == store.of("update_session")[0].result.session
+    assert outcome.session.status == SessionStatus.PAUSED
+    assert outcome.progress.state == "superseded"
+
+
+async def test_resume_superseded_in_a_follower_opens_no_further_range(env):
+    store = FakeStore(status=SessionStatus.PAUSED, tasks=10)
+    store.before("enqueue_tasks", 1, take_over(store, SessionStatus.PAUSED))
+
+    outcome = await execute(env, store, Operation.RESUME)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("enqueue_tasks", "", key(4)),
+    ]
+    assert outcome.superseded
+    assert outcome.session.status == SessionStatus.RUNNING
+
+
+async def test_cancel_superseded_by_a_delete_skips_its_later_sweeps(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=10, results=10)
+    store.before("update_tasks", 1, move(store, SessionStatus.DELETED))
+
+    outcome = await execute(env, store, Operation.CANCEL)
+
+    # Neither the queue nor the results sweep runs.
+    assert store.trace() == [("update_session", "admit"), ("update_tasks", "", None)]
+    assert outcome.superseded
+    assert outcome.session.status == SessionStatus.CANCELLED
+
+
+async def test_purge_superseded_mid_sweep_never_finishes(env):
+    store = FakeStore(status=SessionStatus.CLOSED, results=10)
+    store.before("delete_objects", 2, move(store, SessionStatus.DELETED))
+
+    outcome = await execute(env, store, Operation.PURGE)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("delete_objects", "", None),
+        ("update_results", "", key(4)),
+        ("delete_objects", key(4), None),
+    ]
+    # No finish: the session is never marked PURGED by a purge that did not complete.
+    assert [c.arg.finish for c in store.of("update_session")] == [False]
+    assert outcome.superseded
+    assert outcome.session == store.of("update_session")[0].result.session
+    assert outcome.session.status == SessionStatus.CLOSED
+
+
+async def test_purge_whose_finish_finds_the_session_moved_answers_superseded(env):
+    store = FakeStore(status=SessionStatus.CLOSED, results=3)
+    # The finish is the second update_session call.
+    store.before("update_session", 2, move(store, SessionStatus.DELETED))
+
+    outcome = await execute(env, store, Operation.PURGE)
+
+    assert store.trace()[-1] == ("update_session", "finish")
+    assert outcome.superseded
+    assert outcome.session.status != SessionStatus.PURGED
