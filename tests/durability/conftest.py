@@ -1,0 +1,44 @@
+"""Durability runs: a worker in its own process, which the tests kill, and the stores, which
+they stop. `make test` runs them small; `make chaos SIZE=... KILLS=...` runs them large."""
+
+import os
+import uuid
+
+import pytest
+
+from client.sessions import SessionsClient
+from tests.conftest import stack_settings
+
+SIZE = int(os.environ.get("CHAOS_SIZE", "50000"))
+RESULTS = int(os.environ.get("CHAOS_RESULTS", "10000"))
+KILLS = int(os.environ.get("CHAOS_KILLS", "3"))
+# Small enough batches that each operation runs many of them, so that every kill lands in the
+# middle of one.
+WORKER_BATCHES = {"TASK_BATCH_SIZE": "500", "RESULT_BATCH_SIZE": "200", "BATCHES_PER_CALL": "10"}
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"chaos-{uuid.uuid4()}"
+
+
+@pytest.fixture
+async def spawn_worker(stack, queue_name):
+    """Start worker processes on the test's own task queue; all are stopped at the end."""
+    started = []
+
+    def spawn():
+        worker = stack.worker(TEMPORAL_TASK_QUEUE=queue_name, **WORKER_BATCHES)
+        worker.start()
+        started.append(worker)
+        return worker
+
+    yield spawn
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+async def chaos_client(stack, stores, temporal, queue_name) -> SessionsClient:
+    """A client whose operations go to the worker processes, not to the in-process worker."""
+    return SessionsClient(stores, stack_settings(stack, temporal_task_queue=queue_name), temporal)

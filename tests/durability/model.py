@@ -1,0 +1,74 @@
+"""A model of one session, to replay the operations a session admitted (in the order its
+admissions committed) and compare with what the stores hold."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lifecycle.statuses import Operation, ResultStatus, SessionStatus
+from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS, TRANSITIONS
+from stores.connect import Stores
+
+
+@dataclass
+class SessionModel:
+    status: SessionStatus = SessionStatus.RUNNING
+    client_submission: bool = True
+    worker_submission: bool = True
+    tasks: Counter = field(default_factory=Counter)  # status -> count
+    # (status, manual_deletion, has an object) -> count
+    results: Counter = field(default_factory=Counter)
+    deleted: bool = False
+
+    def apply(self, operation: Operation, client: bool = True, worker: bool = True) -> None:
+        assert not self.deleted, f"{operation.value} admitted after delete"
+        transition = TRANSITIONS[operation]
+        assert self.status in transition.accepts, f"{operation.value} admitted from {self.status}"
+        if operation == Operation.DELETE:
+            self.deleted = True
+            return
+        if transition.admits_to is not None:
+            self.status = transition.admits_to
+        if transition.finishes_to is not None:
+            self.status = transition.finishes_to
+        if transition.stops_submission or transition.finishes_to is not None:
+            self.client_submission = self.worker_submission = False
+        if operation == Operation.STOP_SUBMISSION:
+            self.client_submission &= not client
+            self.worker_submission &= not worker
+        if operation in TASK_FLIPS:
+            flip = TASK_FLIPS[operation]
+            moving = {s: n for s, n in self.tasks.items() if s in flip.from_statuses}
+            self.tasks -= Counter(moving)
+            self.tasks[flip.to_status] += sum(moving.values())
+        if operation == Operation.CANCEL:
+            self._flip_results(RESULT_FLIPS[operation], keep_manual=False)
+        if operation == Operation.PURGE:
+            self._flip_results(RESULT_FLIPS[operation], keep_manual=True)
+        self.tasks = +self.tasks
+        self.results = +self.results
+
+    def _flip_results(self, flip, keep_manual: bool) -> None:
+        after: Counter = Counter()
+        for (status, manual, has_object), n in self.results.items():
+            if status in flip.from_statuses and not (keep_manual and manual):
+                deleted = flip.to_status == ResultStatus.DELETED
+                after[(flip.to_status, manual, has_object and not deleted)] += n
+            else:
+                after[(status, manual, has_object)] += n
+        self.results = after
+
+
+async def observe(stores: Stores, session_id: str) -> SessionModel:
+    """The session as the stores hold it, in the model's terms."""
+    session = await stores.sessions.get(session_id)
+    if session is None:
+        return SessionModel(deleted=True)
+    rows = await stores.results.all_rows(session_id)
+    objects = set(await stores.objects.keys(f"{session_id}/"))
+    return SessionModel(
+        status=session.status,
+        client_submission=session.client_submission,
+        worker_submission=session.worker_submission,
+        tasks=+Counter(await stores.tasks.count_by_status(session_id)),
+        results=+Counter((r.status, r.manual_deletion, r.opaque_id in objects) for r in rows),
+    )

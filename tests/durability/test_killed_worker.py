@@ -1,0 +1,66 @@
+"""A worker SIGKILLed at random moments of each bulk operation: the operation completes, from
+its last committed batch, and nothing is lost or duplicated."""
+
+import asyncio
+import random
+import time
+
+from client.invariants import check
+from lifecycle.statuses import Operation, SessionStatus, TaskStatus
+from tests.conftest import report_figure
+from tests.durability.conftest import KILLS, RESULTS, SIZE
+from tests.support import committed_batches, eventually, new_session
+
+# One session through its whole life; each operation is a bulk one.
+LIFE = [Operation.PAUSE, Operation.RESUME, Operation.CANCEL, Operation.PURGE, Operation.DELETE]
+
+
+async def test_operations_survive_a_killed_worker(chaos_client, spawn_worker):
+    client = chaos_client
+    rng = random.Random(SIZE * 1000 + KILLS)
+    worker = spawn_worker()
+    session_id = await new_session(
+        client, mix={TaskStatus.SUBMITTED: SIZE}, results=RESULTS, objects=True
+    )
+    for operation in LIFE:
+        started = time.monotonic()
+        handle = await client.start(operation, session_id)
+        kills = 0
+        while kills < KILLS:
+            # Let the new worker commit a few batches, then kill it at a random instant.
+            target = await committed_batches(client, handle) + rng.randint(1, 3)
+            await eventually(
+                lambda h=handle, t=target: _progressed(client, h, t),
+                within=120,
+                what=f"{operation.value} to progress",
+            )
+            assert not await _finished(handle), f"{operation.value} ended before kill {kills + 1}"
+            await asyncio.sleep(rng.uniform(0, 0.03))  # a random instant, not a synchronisation
+            worker.kill()
+            kills += 1
+            worker = spawn_worker()
+        outcome = await handle.result()
+        assert not outcome.superseded
+        steps = outcome.progress.steps
+        redone = sum(s.batches_started - s.batches_committed for s in steps)
+        batches = sum(s.batches_committed for s in steps)
+        report_figure(
+            f"killed worker: {operation.value} survived {kills} kills, {batches} batches,"
+            f" {redone} redone, {time.monotonic() - started:.1f} s"
+        )
+        # At most the batch in flight at each kill was done twice.
+        assert redone <= kills
+        report = await check(client.stores, [session_id])
+        assert report.ok, report.examples
+        assert report.counts() == dict.fromkeys(report.counts(), 0)
+    assert outcome.session.status == SessionStatus.DELETED
+    assert await client.stores.sessions.get(session_id) is None
+
+
+async def _progressed(client, handle, target: int) -> bool:
+    return await committed_batches(client, handle) >= target or await _finished(handle)
+
+
+async def _finished(handle) -> bool:
+    description = await handle.handle.describe()
+    return description.status is not None and description.status.name != "RUNNING"

@@ -1,0 +1,86 @@
+"""A store stopped in the middle of a bulk operation: the operation waits with backoff, shows
+that it is retrying (not failed), and completes once the store is back, with nothing lost or
+duplicated. Temporal itself restarting mid-operation is survived too."""
+
+from client.invariants import check
+from client.sessions import OperationHandle
+from lifecycle.statuses import Operation, ResultStatus, TaskStatus
+from tests.conftest import report_figure
+from tests.support import eventually, new_session
+
+TASKS = 20_000
+# Down until the operation has failed this many attempts in a row: with the retry policy's
+# backoff (1 s, 2 s, 4 s, ...) that is about ten seconds.
+ATTEMPTS_WHILE_DOWN = 4
+
+
+async def _running_step(handle: OperationHandle, step: str) -> bool:
+    state = await handle.progress()
+    return any(s.step == step and s.scanned > 0 for s in state.progress.steps)
+
+
+async def _retrying(handle: OperationHandle, attempts: int):
+    state = await handle.progress()
+    assert not state.finished, "the operation must wait for the store, not fail"
+    failing = [r for r in state.retrying if r.attempt >= attempts]
+    return failing[0] if failing else None
+
+
+async def _outage(server, handle: OperationHandle, step: str) -> str:
+    await eventually(lambda: _running_step(handle, step), what=f"{step} to start")
+    server.stop()
+    try:
+        retrying = await eventually(
+            lambda: _retrying(handle, ATTEMPTS_WHILE_DOWN), within=90, what="retries"
+        )
+    finally:
+        server.start()
+    return f"{retrying.activity} attempt {retrying.attempt}: {retrying.last_failure[:70]}"
+
+
+async def test_postgresql_outage_during_resume(stack, client):
+    session_id = await new_session(client, mix={TaskStatus.SUBMITTED: TASKS})
+    await client.run(Operation.PAUSE, session_id)
+    handle = await client.start(Operation.RESUME, session_id)
+    seen = await _outage(stack.postgres, handle, "tasks")
+    outcome = await handle.result()
+    report_figure(f"outage: PostgreSQL down during resume, survived; progress showed {seen}")
+    assert not outcome.superseded
+    assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.SUBMITTED: TASKS}
+    assert (await check(client.stores, [session_id])).ok
+
+
+async def test_redis_outage_during_pause(stack, client):
+    session_id = await new_session(client, mix={TaskStatus.SUBMITTED: TASKS})
+    handle = await client.start(Operation.PAUSE, session_id)
+    seen = await _outage(stack.redis, handle, "queue")
+    await handle.result()
+    report_figure(f"outage: Redis down during pause, survived; progress showed {seen}")
+    assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.PAUSED: TASKS}
+    assert (await check(client.stores, [session_id])).ok
+
+
+async def test_s3_outage_during_purge(stack, client):
+    session_id = await new_session(client, results=3000, objects=True)
+    await client.run(Operation.CLOSE, session_id)
+    handle = await client.start(Operation.PURGE, session_id)
+    seen = await _outage(stack.s3, handle, "objects")
+    outcome = await handle.result()
+    report_figure(f"outage: S3 down during purge, survived; progress showed {seen}")
+    assert outcome.session.status.name == "PURGED"
+    results = await client.stores.results.all_rows(session_id)
+    assert all(r.status == ResultStatus.DELETED for r in results if not r.manual_deletion)
+    assert (await check(client.stores, [session_id])).ok
+
+
+async def test_temporal_restart_during_resume(stack, client):
+    session_id = await new_session(client, mix={TaskStatus.SUBMITTED: TASKS})
+    await client.run(Operation.PAUSE, session_id)
+    handle = await client.start(Operation.RESUME, session_id)
+    await eventually(lambda: _running_step(handle, "tasks"), what="resume to start")
+    stack.temporal.restart()
+    outcome = await eventually(handle.result, within=120, what="resume to complete")
+    report_figure("outage: Temporal dev server restarted during resume, survived")
+    assert not outcome.superseded
+    assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.SUBMITTED: TASKS}
+    assert (await check(client.stores, [session_id])).ok
