@@ -91,16 +91,23 @@ def _hand_over_to_system_user(data_dir: Path) -> None:
         from pgserver.utils import ensure_user_exists
 
     user = ensure_user_exists(SYSTEM_USER)
-    for ancestor in data_dir.parents:
-        # Search permission only, and only where it is missing (pgserver adds read as well).
-        mode = ancestor.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            ancestor.chmod(mode | stat.S_IXOTH)
+    # The binaries too: a venv inside a private folder (mktemp -d makes them 0700) is out of
+    # the system user's reach otherwise.
+    for path in (data_dir, postgres_binary("postgres")):
+        _let_others_traverse(path.parents)
     for path in [data_dir, *data_dir.rglob("*")]:
         if path.lstat().st_uid != user.pw_uid:
             os.lchown(path, user.pw_uid, user.pw_gid)
     # PostgreSQL refuses a data folder others can read.
     data_dir.chmod(0o700)
+
+
+def _let_others_traverse(folders) -> None:
+    for folder in folders:
+        # Search permission only, and only where it is missing (pgserver adds read as well).
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
 
 
 def _remove_stale_lock_file(data_dir: Path) -> None:
