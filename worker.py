@@ -10,6 +10,7 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.errors import CompactFailures
 from activities.registry import activities
 from lifecycle.models import Partition
 from settings import Settings, get_settings
@@ -34,6 +35,7 @@ def build_worker(client: Client, stores: Stores, settings: Settings) -> Worker:
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS.values()),
         activities=activities(stores, settings),
+        interceptors=[CompactFailures()],
         # Batches of one session run one after another; several sessions run side by side.
         max_concurrent_activities=32,
     )

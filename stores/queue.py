@@ -10,6 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import redis.asyncio as redis
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from lifecycle.options import MAX_PRIORITY, MIN_PRIORITY
 
@@ -45,10 +48,22 @@ class Queue:
 
     @classmethod
     def connect(cls, url: str) -> "Queue":
-        # Short timeouts: a batch must fail, and be retried, well within its heartbeat timeout.
         return cls(
             redis.Redis.from_url(
-                url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
+                url,
+                decode_responses=True,
+                # Short timeouts: a batch must fail, and be retried, well within its heartbeat
+                # timeout.
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                # After a Redis restart every pooled connection is dead; without this the
+                # first command on each fails. Every command here is safe to repeat.
+                retry=Retry(ExponentialBackoff(cap=1, base=0.05), 5),
+                retry_on_error=[
+                    redis_errors.ConnectionError,
+                    redis_errors.TimeoutError,
+                    ConnectionResetError,
+                ],
             )
         )
 

@@ -27,6 +27,11 @@ def report_figure(line: str) -> None:
     FIGURES.append(line)
 
 
+def pytest_collection_modifyitems(items):
+    """The durability tests stop and kill servers: run them after everything else."""
+    items.sort(key=lambda item: "tests/durability/" in item.nodeid)
+
+
 def pytest_terminal_summary(terminalreporter):
     if FIGURES:
         terminalreporter.section("figures")
