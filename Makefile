@@ -14,7 +14,7 @@ install: $(VENV)/.installed
 # Reinstalled whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || $(PYTHON3) -m venv $(VENV)
-	$(VENV)/bin/pip install -e ".[dev]"
+	$(VENV)/bin/pip install -q -e ".[dev]"
 	touch $@
 
 # The whole stack in the foreground, state in .state/; Ctrl-C stops it.
