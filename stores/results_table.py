@@ -65,16 +65,15 @@ class ResultsTable(SessionRows):
     ) -> int:
         """Flip the span's purgeable results to `to_status` and forget their object keys; results
         kept for manual deletion stay as they are."""
-        status = await conn.execute(
-            f"UPDATE results SET status = $5, opaque_id = NULL WHERE {self.where_span()}"
-            " AND status = ANY($4::smallint[]) AND NOT manual_deletion",
+        return await self.flip(
+            conn,
             session_id,
-            span.after,
-            span.last,
-            [int(s) for s in from_statuses],
-            int(to_status),
+            span,
+            from_statuses,
+            to_status,
+            also_set="opaque_id = NULL",
+            only_if="NOT manual_deletion",
         )
-        return int(status.split()[-1])
 
     async def all_rows(self, session_id: str) -> list[ResultRow]:
         """Every result of the session; for checks and tests, not for sweeps."""

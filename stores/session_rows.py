@@ -35,11 +35,22 @@ class SessionRows:
         return in_span(self.key, 1)
 
     async def flip(
-        self, conn: asyncpg.Connection, session_id: str, span: Span, from_statuses, to_status: int
+        self,
+        conn: asyncpg.Connection,
+        session_id: str,
+        span: Span,
+        from_statuses,
+        to_status: int,
+        *,
+        also_set: str = "",
+        only_if: str = "",
     ) -> int:
+        """Set the span's rows in `from_statuses` to `to_status`; `also_set` and `only_if` are
+        SQL fragments of the table's own columns, for a flip with more to it."""
         status = await conn.execute(
-            f"UPDATE {self.table} SET status = $5 WHERE {self.where_span()}"
-            " AND status = ANY($4::smallint[])",
+            f"UPDATE {self.table} SET status = $5{', ' + also_set if also_set else ''}"
+            f" WHERE {self.where_span()} AND status = ANY($4::smallint[])"
+            f"{' AND ' + only_if if only_if else ''}",
             session_id,
             span.after,
             span.last,
