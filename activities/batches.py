@@ -17,7 +17,7 @@ from temporalio import activity
 from lifecycle.models import Sweep, SweepProgress
 from stores.database import Database
 from stores.keyset import Span
-from stores.operations_log import OperationsLog
+from stores.operations_log import Checkpoint, OperationsLog
 from stores.session_rows import SessionRows
 from stores.sessions_table import SessionsTable
 
@@ -86,7 +86,17 @@ def _heartbeat_cursor() -> str:
     return ""
 
 
-def _progress(checkpoint, cursor, scanned, changed, *, done, total, superseded=False):
+def _progress(
+    checkpoint: Checkpoint,
+    cursor: str,
+    scanned: int,
+    changed: int,
+    *,
+    done: bool,
+    total: int | None,
+    superseded: bool = False,
+) -> SweepProgress:
+    """The step's figures so far: the checkpoint as read before this batch, plus the batch."""
     return SweepProgress(
         cursor=cursor,
         scanned=checkpoint.scanned + scanned,

@@ -24,7 +24,7 @@ class SessionModel:
         transition = TRANSITIONS[operation]
         assert self.status in transition.accepts, f"{operation.value} admitted from {self.status}"
         if operation == Operation.DELETE:
-            self.deleted = True
+            self.__dict__.update(vars(gone()))
             return
         if transition.admits_to is not None:
             self.status = transition.admits_to
@@ -58,11 +58,21 @@ class SessionModel:
         self.results = after
 
 
+def gone() -> SessionModel:
+    """A deleted session: nothing of it is left."""
+    return SessionModel(
+        status=SessionStatus.DELETED,
+        client_submission=False,
+        worker_submission=False,
+        deleted=True,
+    )
+
+
 async def observe(stores: Stores, session_id: str) -> SessionModel:
     """The session as the stores hold it, in the model's terms."""
     session = await stores.sessions.get(session_id)
     if session is None:
-        return SessionModel(deleted=True)
+        return gone()
     rows = await stores.results.all_rows(session_id)
     objects = set(await stores.objects.keys(f"{session_id}/"))
     return SessionModel(
