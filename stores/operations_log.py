@@ -21,6 +21,8 @@ class AdmittedOperation:
     to_status: int | None
     epoch: int
     finished: bool
+    # Where the operation's last step committed, in the same sequence as `seq`.
+    finished_seq: int | None
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Checkpoint:
 
 OPERATION_COLUMNS = (
     "op_id, seq, session_id, operation, from_status, to_status, epoch,"
-    " finished_at IS NOT NULL AS finished"
+    " finished_at IS NOT NULL AS finished, finished_seq"
 )
 STEP_COLUMNS = "op_id, step, cursor, done, scanned, changed, batches_started, batches_committed"
 
@@ -78,7 +80,12 @@ class OperationsLog:
         )
 
     async def finish(self, conn: asyncpg.Connection, op_id: str) -> None:
-        await conn.execute("UPDATE operations SET finished_at = now() WHERE op_id = $1", op_id)
+        await conn.execute(
+            "UPDATE operations SET finished_at = now(),"
+            " finished_seq = nextval(pg_get_serial_sequence('operations', 'seq'))"
+            " WHERE op_id = $1",
+            op_id,
+        )
 
     async def of_session(self, session_id: str) -> list[AdmittedOperation]:
         rows = await self.db.pool.fetch(

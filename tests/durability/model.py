@@ -20,6 +20,11 @@ class SessionModel:
     deleted: bool = False
 
     def apply(self, operation: Operation, client: bool = True, worker: bool = True) -> None:
+        """An operation admitted and finished with nothing in between."""
+        self.admit(operation, client, worker)
+        self.finish(operation)
+
+    def admit(self, operation: Operation, client: bool = True, worker: bool = True) -> None:
         assert not self.deleted, f"{operation.value} admitted after delete"
         transition = TRANSITIONS[operation]
         assert self.status in transition.accepts, f"{operation.value} admitted from {self.status}"
@@ -28,9 +33,7 @@ class SessionModel:
             return
         if transition.admits_to is not None:
             self.status = transition.admits_to
-        if transition.finishes_to is not None:
-            self.status = transition.finishes_to
-        if transition.stops_submission or transition.finishes_to is not None:
+        if transition.stops_submission:
             self.client_submission = self.worker_submission = False
         if operation == Operation.STOP_SUBMISSION:
             self.client_submission &= not client
@@ -42,9 +45,19 @@ class SessionModel:
             self.tasks[flip.to_status] += sum(moving.values())
         if operation == Operation.CANCEL:
             self._flip_results(RESULT_FLIPS[operation], keep_manual=False)
-        if operation == Operation.PURGE:
-            self._flip_results(RESULT_FLIPS[operation], keep_manual=True)
         self.tasks = +self.tasks
+        self.results = +self.results
+
+    def finish(self, operation: Operation) -> None:
+        """The last step of an operation whose effect comes with it (Purge): it takes effect
+        where that step committed, which may be after other operations' admissions."""
+        transition = TRANSITIONS[operation]
+        if transition.finishes_to is None or self.deleted:
+            return
+        assert self.status in transition.sweeps_while, f"{operation.value} ended in {self.status}"
+        self.status = transition.finishes_to
+        self.client_submission = self.worker_submission = False
+        self._flip_results(RESULT_FLIPS[operation], keep_manual=True)
         self.results = +self.results
 
     def _flip_results(self, flip, keep_manual: bool) -> None:

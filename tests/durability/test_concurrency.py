@@ -9,10 +9,16 @@ from client.invariants import check
 from client.sessions import OperationHandle, OperationRefused
 from lifecycle.models import OperationOutcome
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
-from lifecycle.statuses import Operation, TaskStatus
+from lifecycle.statuses import (
+    FINAL_TASK_STATUSES,
+    Operation,
+    ResultStatus,
+    SessionStatus,
+    TaskStatus,
+)
 from tests.conftest import report_figure
 from tests.durability.model import SessionModel, observe
-from tests.support import new_session, op_id
+from tests.support import eventually, new_session, op_id
 
 SESSIONS = 10
 REQUESTS = 200
@@ -88,15 +94,21 @@ async def test_concurrent_operations_stay_within_the_spec(client):
         if final.deleted:
             assert any(r.operation == Operation.DELETE and r.outcome for r in mine)
             continue
-        # Replay what the session admitted, in the order its admissions committed.
-        log = [a for a in await client.stores.operations.of_session(session_id)]
+        # Replay what the session admitted, in the order its admissions (and the last steps
+        # that carry an effect, Purge's) committed.
+        log = await client.stores.operations.of_session(session_id)
         admitted = [a for a in log if a.operation != Operation.CREATE]
         by_op = {op_id(r.handle): r for r in mine}
+        events = [(a.seq, "admit", a) for a in admitted]
+        events += [(a.finished_seq, "finish", a) for a in admitted if a.finished_seq]
         model: SessionModel = initial[session_id]
-        for admission in admitted:
+        for _, event, admission in sorted(events, key=lambda e: e[0]):
             request = by_op[admission.op_id]
             assert request.outcome is not None, "an admitted request must not be refused"
-            model.apply(admission.operation, request.client, request.worker)
+            if event == "admit":
+                model.admit(admission.operation, request.client, request.worker)
+            else:
+                model.finish(admission.operation)
         # Every accepted request was admitted (joined requests share one admission) and no
         # refused request left an admission behind.
         admitted_ids = {a.op_id for a in admitted}
@@ -106,3 +118,27 @@ async def test_concurrent_operations_stay_within_the_spec(client):
 
     report = await check(client.stores, sessions)
     assert report.ok, report.examples
+
+
+async def test_a_cancel_admitted_during_a_purge_takes_effect_before_it(client):
+    """Purge is marked PURGED only by its last step: a Cancel admitted while the purge deletes
+    data is accepted (from CLOSED), and the session ends as Cancel-then-Purge leaves it."""
+    session_id = await new_session(client, mix=MIX, results=2000)
+    await client.run(Operation.CLOSE, session_id)
+    purge = await client.start(Operation.PURGE, session_id)
+    await eventually(lambda: _scanned(purge), what="the purge to start")
+    cancelled = await client.run(Operation.CANCEL, session_id)
+    purged = await purge.result()
+
+    assert cancelled.session.status == SessionStatus.CANCELLED
+    assert purged.session.status == SessionStatus.PURGED and not purged.superseded
+    model = await observe(client.stores, session_id)
+    assert model.status == SessionStatus.PURGED
+    assert set(model.tasks) <= FINAL_TASK_STATUSES
+    assert {status for status, manual, _ in model.results if not manual} == {ResultStatus.DELETED}
+    assert (await check(client.stores, [session_id])).ok
+
+
+async def _scanned(handle: OperationHandle) -> bool:
+    state = await handle.progress()
+    return any(step.scanned for step in state.progress.steps) and not state.finished
