@@ -48,9 +48,13 @@ async def test_operations_survive_a_killed_worker(chaos_client, spawn_worker):
             f"killed worker: {operation.value} survived {kills} kills, {batches} batches,"
             f" {redone} redone, {time.monotonic() - started:.1f} s"
         )
+        report = await check(client.stores, [session_id])
+        report_figure(
+            f"killed worker: after {operation.value}, invariant violations:"
+            f" {sum(report.counts().values())}"
+        )
         # At most the batch in flight at each kill was done twice.
         assert redone <= kills
-        report = await check(client.stores, [session_id])
         assert report.ok, report.examples
         assert report.counts() == dict.fromkeys(report.counts(), 0)
     assert outcome.session.status == SessionStatus.DELETED

@@ -2,6 +2,9 @@
 that it is retrying (not failed), and completes once the store is back, with nothing lost or
 duplicated. Temporal itself restarting mid-operation is survived too."""
 
+import asyncio
+import time
+
 from client.invariants import check
 from client.sessions import OperationHandle
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
@@ -9,8 +12,9 @@ from tests.conftest import report_figure
 from tests.support import eventually, new_session
 
 TASKS = 20_000
-# Down until the operation has failed this many attempts in a row: with the retry policy's
-# backoff (1 s, 2 s, 4 s, ...) that is about ten seconds.
+# Each outage lasts this long, and the operation must be seen failing this many attempts in a
+# row meanwhile (the retry policy backs off 1 s, 2 s, 4 s, ...).
+OUTAGE_SECONDS = 10.0
 ATTEMPTS_WHILE_DOWN = 4
 
 
@@ -29,13 +33,20 @@ async def _retrying(handle: OperationHandle, attempts: int):
 async def _outage(server, handle: OperationHandle, step: str) -> str:
     await eventually(lambda: _running_step(handle, step), what=f"{step} to start")
     server.stop()
+    down = time.monotonic()
     try:
         retrying = await eventually(
             lambda: _retrying(handle, ATTEMPTS_WHILE_DOWN), within=90, what="retries"
         )
+        # The outage's length is the scenario, not a wait for something to happen.
+        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
+        assert not (await handle.progress()).finished
     finally:
         server.start()
-    return f"{retrying.activity} attempt {retrying.attempt}: {retrying.last_failure[:70]}"
+    return (
+        f"down {time.monotonic() - down:.0f} s; progress showed {retrying.activity}"
+        f" attempt {retrying.attempt}: {retrying.last_failure[:60]}"
+    )
 
 
 async def test_postgresql_outage_during_resume(stack, client):
@@ -44,7 +55,7 @@ async def test_postgresql_outage_during_resume(stack, client):
     handle = await client.start(Operation.RESUME, session_id)
     seen = await _outage(stack.postgres, handle, "tasks")
     outcome = await handle.result()
-    report_figure(f"outage: PostgreSQL down during resume, survived; progress showed {seen}")
+    report_figure(f"outage: PostgreSQL down during resume, survived, {seen}")
     assert not outcome.superseded
     assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.SUBMITTED: TASKS}
     assert (await check(client.stores, [session_id])).ok
@@ -55,7 +66,7 @@ async def test_redis_outage_during_pause(stack, client):
     handle = await client.start(Operation.PAUSE, session_id)
     seen = await _outage(stack.redis, handle, "queue")
     await handle.result()
-    report_figure(f"outage: Redis down during pause, survived; progress showed {seen}")
+    report_figure(f"outage: Redis down during pause, survived, {seen}")
     assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.PAUSED: TASKS}
     assert (await check(client.stores, [session_id])).ok
 
@@ -66,7 +77,7 @@ async def test_s3_outage_during_purge(stack, client):
     handle = await client.start(Operation.PURGE, session_id)
     seen = await _outage(stack.s3, handle, "objects")
     outcome = await handle.result()
-    report_figure(f"outage: S3 down during purge, survived; progress showed {seen}")
+    report_figure(f"outage: S3 down during purge, survived, {seen}")
     assert outcome.session.status.name == "PURGED"
     results = await client.stores.results.all_rows(session_id)
     assert all(r.status == ResultStatus.DELETED for r in results if not r.manual_deletion)
