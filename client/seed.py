@@ -30,6 +30,12 @@ RESULT_STATUS_CYCLE = (
 MANUAL_EVERY = 13
 
 
+FORBIDDEN_TASK_STATUSES = {
+    SessionStatus.PAUSED: (TaskStatus.SUBMITTED, TaskStatus.DISPATCHED),
+    SessionStatus.RUNNING: (TaskStatus.PAUSED,),
+}
+
+
 @dataclass
 class SeedReport:
     session_id: str
@@ -53,6 +59,12 @@ async def seed(
         raise Refused(NOT_FOUND, f"session {session_id} not found")
     if session.status in (SessionStatus.PURGED, SessionStatus.CANCELLED):
         raise Refused(FAILED_PRECONDITION, f"cannot seed a session that is {session.status.name}")
+    # Seeded data must be data the SPEC's invariants allow (§3, 1 and 2).
+    if tasks and task_status in FORBIDDEN_TASK_STATUSES.get(session.status, ()):
+        raise Refused(
+            FAILED_PRECONDITION,
+            f"a {session.status.name} session holds no {task_status.name} task",
+        )
     rng = random.Random(seed_value)
     partitions = session.partition_ids
     queued = 0
