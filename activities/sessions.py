@@ -102,7 +102,11 @@ class SessionsActivities:
 
     async def _as_left(self, tx, session_id: str, epoch: int) -> SessionWrite:
         """A retry of a write that already committed: answer the session as it is now."""
-        return SessionWrite(await self.sessions.get(session_id, tx), epoch)
+        session = await self.sessions.get(session_id, tx)
+        if session is None:
+            # Deleted, row and all, between the write and its retry.
+            raise Refused(NOT_FOUND, f"session {session_id} was deleted meanwhile")
+        return SessionWrite(session, epoch)
 
     @activity.defn(name="delete_session")
     async def delete_session(self, update: SessionUpdate) -> None:

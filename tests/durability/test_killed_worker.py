@@ -59,6 +59,18 @@ async def test_operations_survive_a_killed_worker(chaos_client, spawn_worker):
         assert report.counts() == dict.fromkeys(report.counts(), 0)
     assert outcome.session.status == SessionStatus.DELETED
     assert await client.stores.sessions.get(session_id) is None
+    # No operation was started twice, left running, or resumed after it ended: the session's
+    # whole history is one completed execution per request.
+    temporal = await client.temporal()
+    expected = sorted(["create", *(op.value for op in LIFE)])
+
+    async def executions():
+        found = [w async for w in temporal.list_workflows(f'SessionId = "{session_id}"')]
+        return found if len(found) >= len(expected) else None
+
+    found = await eventually(executions, what="the session's executions to be listed")
+    assert sorted(w.id.rsplit("-", 1)[1] for w in found) == expected
+    assert {w.status.name for w in found} == {"COMPLETED"}
 
 
 async def _progressed(client, handle, target: int) -> bool:

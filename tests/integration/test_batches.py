@@ -111,14 +111,15 @@ async def test_a_retried_step_resumes_after_its_last_committed_batch(
 ):
     rows, size = 350, 100
     spans = -(-rows // size)
-    # A PAUSE sweep over a paused session whose tasks are still DISPATCHED, as if the sweep had
-    # not run yet (seeding DISPATCHED tasks queues nothing).
+    # A PAUSE sweep over a session just admitted to PAUSED whose tasks are still DISPATCHED:
+    # the pause's admission is written as the workflow's first activity writes it, and its
+    # sweep has not run yet (seeding DISPATCHED tasks queues nothing).
     session = await client.create(partitions, TaskOptions(max_duration=60))
     session_id = session.session_id
-    await client.run(Operation.PAUSE, session_id)
     await seed(stores, session_id, rows, T.DISPATCHED)
-    paused = await client.get(session_id)
     transition = TRANSITIONS[Operation.PAUSE]
+    async with stores.db.transaction() as tx:
+        paused = await stores.sessions.admit(tx, session_id, transition)
     guard = Guard(statuses=sorted(transition.sweeps_while), epoch=paused.epoch)
     sweep = Sweep(
         op_id=f"test-{uuid.uuid4()}",
