@@ -34,8 +34,11 @@ format: $(VENV)/.installed
 test: lint
 	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
-# The durability tests at scale: make chaos SIZE=200000 KILLS=20 (tasks, and kills per
-# operation). Unset ones keep the tests' own defaults (50000 tasks, 3 kills).
+# The durability tests at scale: make chaos SIZE=200000 KILLS=20 REQUESTS=1000 (tasks, kills
+# per operation, concurrent requests). Unset ones keep the tests' own defaults (50000 tasks,
+# 3 kills, 200 requests).
+REQUESTS ?=
 chaos: $(VENV)/.installed
 	$(if $(SIZE),CHAOS_SIZE=$(SIZE)) $(if $(KILLS),CHAOS_KILLS=$(KILLS)) \
+	$(if $(REQUESTS),CHAOS_REQUESTS=$(REQUESTS)) \
 	$(PYTHON) -m pytest -q -o timeout=0 tests/durability $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 state SPEC §2 can produce from the requests it admitted, in the order it admitted them."""
 
 import asyncio
+import os
 import random
 from dataclasses import dataclass
 
@@ -20,8 +21,8 @@ from tests.conftest import report_figure
 from tests.durability.model import SessionModel, observe
 from tests.support import eventually, new_session, op_id
 
-SESSIONS = 10
-REQUESTS = 200
+SESSIONS = int(os.environ.get("CHAOS_SESSIONS", "10"))
+REQUESTS = int(os.environ.get("CHAOS_REQUESTS", "200"))
 MIX = {
     TaskStatus.SUBMITTED: 150,
     TaskStatus.DISPATCHED: 40,
