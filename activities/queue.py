@@ -11,7 +11,7 @@ from stores.tasks_table import TaskRow, TasksTable
 
 
 def _queued(rows: list[TaskRow]) -> list[QueuedTask]:
-    return [QueuedTask(r.session_id, r.task_id, r.partition_id, r.priority) for r in rows]
+    return [QueuedTask.of(r) for r in rows]
 
 
 class QueueActivities:

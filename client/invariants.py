@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from lifecycle.statuses import NON_FINAL_TASK_STATUSES, ResultStatus, SessionStatus, TaskStatus
 from stores.connect import Stores
-from stores.queue import PREFIX
 
 INVARIANTS = {
     "1_paused_has_no_submitted_or_dispatched_task": "session PAUSED: a task SUBMITTED/DISPATCHED",
@@ -44,16 +43,10 @@ class Report:
         return {name: self.violations.get(name, 0) for name in INVARIANTS}
 
 
-async def queued_members(stores: Stores) -> dict[str, list[str]]:
-    """Every queued member, by partition."""
-    keys = [k async for k in stores.queue.redis.scan_iter(match=PREFIX + "*", count=1000)]
-    return {k.removeprefix(PREFIX): await stores.queue.redis.zrange(k, 0, -1) for k in keys}
-
-
 async def check(stores: Stores, session_ids: list[str]) -> Report:
     """Check the sessions (ids of deleted sessions included) and the queues as a whole."""
     report = Report()
-    queues = await queued_members(stores)
+    queues = await stores.queue.all_members()
     seen: Counter = Counter(m for members in queues.values() for m in members)
     for member, n in seen.items():
         if n > 1:

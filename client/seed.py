@@ -54,8 +54,8 @@ async def seed(
     objects: bool = False,
     seed_value: int = 0,
 ) -> SeedReport:
-    session = await stores.sessions.get(session_id)
-    if session is None or session.status == SessionStatus.DELETED:
+    session = await stores.sessions.get_live(session_id)
+    if session is None:
         raise Refused(NOT_FOUND, f"session {session_id} not found")
     if session.status in (SessionStatus.PURGED, SessionStatus.CANCELLED):
         raise Refused(FAILED_PRECONDITION, f"cannot seed a session that is {session.status.name}")
@@ -82,9 +82,7 @@ async def seed(
         async with stores.db.transaction() as tx:
             await stores.tasks.insert(tx, rows)
         if task_status == QUEUED_TASK_STATUS:
-            queued += await stores.queue.push(
-                [QueuedTask(r.session_id, r.task_id, r.partition_id, r.priority) for r in rows]
-            )
+            queued += await stores.queue.push([QueuedTask.of(r) for r in rows])
     uploaded = 0
     for start in range(0, results, CHUNK):
         rows = []

@@ -23,7 +23,7 @@ from lifecycle.models import (
 )
 from lifecycle.options import resolve_create
 from lifecycle.refusals import NOT_FOUND, refusal_of
-from lifecycle.statuses import Operation, SessionStatus
+from lifecycle.statuses import Operation
 from settings import Settings
 from stores.connect import Stores
 from stores.sessions_table import ListQuery
@@ -188,8 +188,8 @@ class SessionsClient:
     # --- reads ---------------------------------------------------------------------------------
 
     async def get(self, session_id: str) -> Session:
-        session = await self.stores.sessions.get(session_id)
-        if session is None or session.status == SessionStatus.DELETED:
+        session = await self.stores.sessions.get_live(session_id)
+        if session is None:
             raise OperationRefused(NOT_FOUND, f"session {session_id} not found")
         return session
 

@@ -29,6 +29,11 @@ class QueuedTask:
     partition_id: str
     priority: int = MIN_PRIORITY
 
+    @classmethod
+    def of(cls, task) -> "QueuedTask":
+        """The queue entry of a task row (anything with the four fields)."""
+        return cls(task.session_id, task.task_id, task.partition_id, task.priority)
+
     @property
     def member(self) -> str:
         return f"{self.session_id}/{self.task_id}"
@@ -102,22 +107,23 @@ class Queue:
         popped = await self.redis.zpopmin(queue_key(partition_id), n)
         return [tuple(member.split("/", 1)) for member, _ in popped]  # type: ignore[misc]
 
-    async def peek(self, partition_id: str, n: int = 10) -> list[tuple[str, str]]:
-        members = await self.redis.zrange(queue_key(partition_id), 0, n - 1)
-        return [tuple(m.split("/", 1)) for m in members]  # type: ignore[misc]
-
     async def depths(self) -> dict[str, int]:
         """The number of tasks queued on each partition that has a queue."""
-        keys = [k async for k in self.redis.scan_iter(match=PREFIX + "*", count=1000)]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for k in keys:
-                pipe.zcard(k)
-            counts = await pipe.execute()
-        return {k.removeprefix(PREFIX): n for k, n in zip(keys, counts, strict=True)}
+        return await self._per_queue(lambda pipe, key: pipe.zcard(key))
 
     async def members(self, partition_id: str) -> list[str]:
         """Every member of the partition's queue; for checks and tests."""
         return await self.redis.zrange(queue_key(partition_id), 0, -1)
 
-    async def ping(self) -> bool:
-        return await self.redis.ping()
+    async def all_members(self) -> dict[str, list[str]]:
+        """Every member of every queue, by partition; for checks and tests."""
+        return await self._per_queue(lambda pipe, key: pipe.zrange(key, 0, -1))
+
+    async def _per_queue(self, command) -> dict:
+        """One pipelined command per partition queue, answered by partition."""
+        keys = [k async for k in self.redis.scan_iter(match=PREFIX + "*", count=1000)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                command(pipe, key)
+            answers = await pipe.execute()
+        return {k.removeprefix(PREFIX): a for k, a in zip(keys, answers, strict=True)}

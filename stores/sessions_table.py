@@ -57,6 +57,11 @@ class SessionsTable:
         )
         return _session(row) if row else None
 
+    async def get_live(self, session_id: str) -> Session | None:
+        """The session, or None if it is missing or deleted (a tombstone counts as missing)."""
+        session = await self.get(session_id)
+        return session if session is not None and session.status != SessionStatus.DELETED else None
+
     async def lock(self, conn: asyncpg.Connection, session_id: str) -> Session | None:
         """Lock the row against every other admission and every batch until `conn` commits."""
         row = await conn.fetchrow(
