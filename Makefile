@@ -17,9 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e ".[dev]"
 	touch $@
 
-# The whole stack in the foreground, state in .state/; Ctrl-C stops it.
+# The whole stack in the foreground, state in .state/; Ctrl-C stops it. make run WORKERS=3
+# starts three workers on one task queue; a worker that dies is restarted.
+WORKERS ?= 1
 run: $(VENV)/.installed
-	$(PYTHON) -m stack
+	$(PYTHON) -m stack --workers $(WORKERS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

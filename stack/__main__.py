@@ -1,9 +1,11 @@
-"""`make run`: the whole stack on this machine, then the worker, until Ctrl-C.
+"""`make run`: the whole stack on this machine, then its workers, until Ctrl-C.
 
 A server whose environment variable (TEMPORAL_ADDRESS, POSTGRES_DSN, REDIS_URL, S3_ENDPOINT)
 points at something that already answers is used as it is; otherwise the stack starts its own
 on that port (or on the default one when the variable is unset). State lives in
 <repo>/.state, or in $ARMONIK_STATE_DIR.
+
+A worker that dies is restarted (see stack/supervisor.py); a server that dies stops the stack.
 """
 
 import argparse
@@ -20,14 +22,15 @@ from stack import pid_files
 from stack.lock import StackLock
 from stack.ports import is_listening
 from stack.probes import S3Check, check_postgres, check_redis, check_temporal
-from stack.server import Server, ServerError
+from stack.server import Server
 from stack.stack import Stack, StackError
+from stack.supervisor import Supervisor, display_path, exit_cause
 from stack.temporal_server import SEARCH_ATTRIBUTES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_PORTS_BY_SCHEME = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "https": 443}
-# How often the servers and the worker are checked for an unexpected exit.
+# How often the servers are checked for an unexpected exit.
 WATCH_INTERVAL = 0.5
 
 
@@ -75,7 +78,7 @@ def run(argv: list[str]) -> int:
         if leftovers:
             names = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
             _say(f"stopped what a killed previous run left running: {names}")
-        return _serve(state_dir, with_worker=args.worker)
+        return _serve(state_dir, workers=args.workers)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -90,13 +93,33 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         default=Path(os.environ.get("ARMONIK_STATE_DIR", REPO_ROOT / ".state")),
         help="where data, logs and the lock live (default: $ARMONIK_STATE_DIR or <repo>/.state)",
     )
-    parser.add_argument(
-        "--no-worker", dest="worker", action="store_false", help="run the servers only"
+    workers = parser.add_mutually_exclusive_group()
+    workers.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="how many worker processes, all on one task queue (default: 1)",
+    )
+    workers.add_argument(
+        "--no-worker", dest="workers", action="store_const", const=0, help="run the servers only"
     )
     return parser.parse_args(argv)
 
 
-def _serve(state_dir: Path, *, with_worker: bool) -> int:
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1, not {count} (--no-worker runs the servers only)"
+        )
+    return count
+
+
+def _serve(state_dir: Path, *, workers: int) -> int:
     from settings import Settings
 
     settings = Settings()
@@ -107,7 +130,7 @@ def _serve(state_dir: Path, *, with_worker: bool) -> int:
         return 1
     stack = Stack(state_dir, ephemeral=False, ui=True, ports=ports, external=external)
     try:
-        return _run_stack(stack, with_worker=with_worker)
+        return _run_stack(stack, workers=workers)
     finally:
         # A second Ctrl-C must not cut the stop short and leave servers behind.
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -154,7 +177,7 @@ def _plan(settings) -> tuple[dict[str, str], dict[str, int], list[str]]:
     return external, ports, problems
 
 
-def _run_stack(stack: Stack, *, with_worker: bool) -> int:
+def _run_stack(stack: Stack, *, workers: int) -> int:
     if stack.servers:
         _say(f"starting {', '.join(server.name for server in stack.servers)}...")
     try:
@@ -167,30 +190,44 @@ def _run_stack(stack: Stack, *, with_worker: bool) -> int:
         _say(f"ready in {stack.start_seconds:.1f} s ({timings})")
     _print_endpoints(stack)
 
-    if with_worker:
-        worker = stack.worker()
-        try:
-            worker.start()
-        except ServerError as error:
-            _say(f"the worker failed to start:\n{error}", error=True)
-            return 1
-        _say(f"worker ready in {worker.last_start_seconds:.1f} s (log: {worker.log_path})")
-    _say("Ctrl-C to stop")
-    return _watch([*stack.servers, *stack.workers])
+    if not workers:
+        _say("Ctrl-C to stop")
+        return _watch(stack.servers)
+    began = time.monotonic()
+    try:
+        # A worker that cannot start even once is a bug to read about, not to retry.
+        started = stack.start_workers(workers)
+    except StackError as error:
+        _say(f"a worker failed to start:\n{error}", error=True)
+        return 1
+    noun = "worker" if workers == 1 else f"{workers} workers"
+    _say(f"{noun} ready in {time.monotonic() - began:.1f} s")
+    for worker in started:
+        _say(f"  {worker.name:<12} pid {worker.pid}, log {display_path(worker.log_path)}")
+    supervisor = Supervisor(started, say=_say)
+    try:
+        supervisor.start()
+        _say("a worker that dies is restarted; Ctrl-C to stop")
+        return _watch(stack.servers)
+    finally:
+        # As for the servers in _serve: a second Ctrl-C must not leave a restart under way.
+        _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        supervisor.stop()
 
 
-def _watch(processes: list[Server]) -> int:
-    """Wait for Ctrl-C; a process that exits before is reported, and stops the stack.
+def _watch(servers: list[Server]) -> int:
+    """Wait for Ctrl-C; a server that exits before is reported, and stops the stack.
 
-    A dead worker is not restarted: in development its exit is a bug to read about, not to
-    paper over, and no work is lost since the workflows resume with the next worker.
+    Servers are not restarted, unlike workers: a worker is killed on purpose, to watch the
+    operations survive it, while a server exiting by itself means something is wrong (a full
+    disk, a crash) that a restart would hide, or repeat.
     """
     while True:
-        for process in processes:
-            if not process.running:
+        for server in servers:
+            if not server.running:
                 _say(
-                    f"{process.name} exited unexpectedly (code {process.exit_code}); "
-                    f"last lines of {process.log_path}:\n{process.log_tail()}",
+                    f"{server.name} exited unexpectedly ({exit_cause(server.exit_code)}); "
+                    f"last lines of {server.log_path}:\n{server.log_tail()}",
                     error=True,
                 )
                 return 1

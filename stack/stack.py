@@ -144,6 +144,19 @@ class Stack:
         if failures:
             raise StackError("\n\n".join(str(error) for error in failures))
 
+    def start_workers(
+        self, count: int, *, command: list[str] | None = None, **extra_env: object
+    ) -> list[Worker]:
+        """Start `count` new workers in parallel, all on the stack's task queue; return them
+        once each polls it. One failing to start stops the others' starts and raises
+        StackError; stop() stops whichever run."""
+        workers = [self.worker(command=command, **extra_env) for _ in range(count)]
+        failures = _in_parallel(workers, _start_or_abort_others(workers))
+        if failures:
+            root_causes = [e for e in failures if not isinstance(e, StartAborted)] or failures
+            raise StackError("\n\n".join(str(error) for error in root_causes))
+        return workers
+
     def worker(self, *, command: list[str] | None = None, **extra_env: object) -> Worker:
         """A new, not yet started, worker bound to this stack.
 

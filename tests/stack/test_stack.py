@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from stack import (
     pid_files,
 )
 from stack.ports import is_listening
+from stack.supervisor import Backoff, Supervisor, display_path
 
 pytestmark = pytest.mark.stack
 
@@ -191,14 +193,22 @@ if sys.argv[1] == "ignore-sigterm":
 if sys.argv[1] == "crash":
     print("boom")
     sys.exit(3)
+if sys.argv[1] == "exit-on-sigusr1":
+    signal.signal(signal.SIGUSR1, lambda *_: sys.exit(3))
+if sys.argv[1] == "ready-once":
+    # Started again, it never answers: its restart stays under way.
+    if os.path.exists(sys.argv[2]):
+        while True:
+            signal.pause()
+    open(sys.argv[2], "w").close()
 print("worker ready")
 while True:
     signal.pause()
 """
 
 
-def fake_worker(behaviour: str = "plain") -> list[str]:
-    return [sys.executable, "-c", FAKE_WORKER, behaviour]
+def fake_worker(behaviour: str = "plain", *args: str) -> list[str]:
+    return [sys.executable, "-c", FAKE_WORKER, behaviour, *args]
 
 
 def test_worker_starts_with_the_stack_env_and_can_be_killed(stack: Stack) -> None:
@@ -230,6 +240,109 @@ def test_worker_that_exits_while_starting_raises_with_its_log(stack: Stack) -> N
     with pytest.raises(ServerError, match=r"(?s)exited with code 3.*boom"):
         worker.start()
     assert not worker.running
+
+
+# Supervised workers: a dead one is restarted after a backoff, the rest of the stack untouched.
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "signum", "cause"),
+    [
+        ("plain", signal.SIGKILL, "killed by SIGKILL"),
+        ("exit-on-sigusr1", signal.SIGUSR1, "exited with code 3"),
+    ],
+)
+def test_a_supervised_worker_that_dies_is_restarted_and_its_death_reported(
+    stack: Stack, behaviour: str, signum: signal.Signals, cause: str
+) -> None:
+    victim, bystander = stack.start_workers(2, command=fake_worker(behaviour))
+    said: queue.Queue[str] = queue.Queue()
+    supervisor = Supervisor(
+        [victim, bystander], say=said.put, new_backoff=lambda: Backoff(first=0.1)
+    )
+    supervisor.start()
+    try:
+        dead, bystander_pid = victim.pid, bystander.pid
+        os.kill(dead, signum)
+
+        assert _next(said) == (
+            f"{victim.name} died ({cause}); restarting in 0.1 s "
+            f"(log: {display_path(victim.log_path)})"
+        )
+        back = _next(said)
+        assert re.fullmatch(rf"{victim.name} back up in \d+\.\d s \(pid {victim.pid}\)", back)
+        assert victim.running and victim.pid != dead
+        assert _banners(victim) == 2
+        assert bystander.running and bystander.pid == bystander_pid
+        assert all(server.running for server in stack.servers)
+        assert said.empty()
+    finally:
+        supervisor.stop()
+        victim.stop()
+        bystander.stop()
+
+
+def test_stopping_during_the_restart_backoff_starts_no_worker(stack: Stack) -> None:
+    (worker,) = stack.start_workers(1, command=fake_worker())
+    said: queue.Queue[str] = queue.Queue()
+    supervisor = Supervisor([worker], say=said.put, new_backoff=lambda: Backoff(first=60))
+    supervisor.start()
+    try:
+        os.kill(worker.pid, signal.SIGKILL)
+        assert "restarting in 60 s" in _next(said)
+
+        began = time.monotonic()
+        supervisor.stop()
+        assert time.monotonic() - began < 5
+        assert worker.pid is None
+        assert _banners(worker) == 1
+        assert said.empty()
+    finally:
+        supervisor.stop()
+        worker.stop()
+
+
+def test_stopping_during_a_restart_kills_the_worker_starting(stack: Stack, tmp_path: Path) -> None:
+    (worker,) = stack.start_workers(1, command=fake_worker("ready-once", str(tmp_path / "once")))
+    said: queue.Queue[str] = queue.Queue()
+    supervisor = Supervisor([worker], say=said.put, new_backoff=lambda: Backoff(first=0.1))
+    supervisor.start()
+    try:
+        dead = worker.pid
+        os.kill(dead, signal.SIGKILL)
+        assert "restarting in 0.1 s" in _next(said)
+        starting = _poll(lambda: (pid := worker.pid) not in (None, dead) and pid)
+        process = psutil.Process(starting)
+
+        began = time.monotonic()
+        supervisor.stop()
+        assert time.monotonic() - began < 5
+        assert not _alive(process)
+        assert worker.pid is None
+        assert said.empty()
+    finally:
+        supervisor.stop()
+        worker.stop()
+
+
+def _next(said: queue.Queue[str]) -> str:
+    try:
+        return said.get(timeout=PROCESS_TIMEOUT)
+    except queue.Empty:
+        pytest.fail(f"nothing said within {PROCESS_TIMEOUT:.0f} s")
+
+
+def _poll(condition):
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail("the condition did not hold in time")
+        time.sleep(0.02)
+    return value
+
+
+def _banners(worker) -> int:
+    return worker.log_path.read_text().count(f"===== {worker.name} starting at")
 
 
 # Stopping leaves nothing behind.
@@ -275,11 +388,11 @@ def test_a_server_a_killed_run_left_running_is_stopped_before_a_new_start() -> N
 # `python -m stack`, the `make run` entry point.
 
 
-def test_python_m_stack_reuses_running_servers_and_refuses_a_second_run(
+def test_python_m_stack_reuses_running_servers_restarts_a_killed_worker_and_runs_once(
     stack: Stack, tmp_path: Path
 ) -> None:
     env = os.environ | stack.env() | {"ARMONIK_STATE_DIR": str(tmp_path)}
-    first = StackProcess(env)
+    first = StackProcess(env, "--workers", "2")
     try:
         for label, endpoint in [
             ("Temporal", stack.temporal.address),
@@ -288,6 +401,13 @@ def test_python_m_stack_reuses_running_servers_and_refuses_a_second_run(
             ("S3", stack.s3.endpoint),
         ]:
             first.wait_for(f"using {label} at {endpoint}, already running")
+        first.wait_for("2 workers ready in")
+        pids = {}
+        for name in ("worker-1", "worker-2"):
+            line = first.wait_for(f"  {name} ")
+            pids[name] = int(re.search(r"pid (\d+)", line)[1])
+            assert f"log {tmp_path}/logs/{name}.log" in line
+            assert psutil.Process(pids[name]).cmdline()[1:] == ["-m", "worker"]
         first.wait_for("Ctrl-C to stop")
 
         second = subprocess.run(
@@ -302,11 +422,35 @@ def test_python_m_stack_reuses_running_servers_and_refuses_a_second_run(
         assert f"a stack is already running with its state in {tmp_path}" in second.stderr
         assert str(first.process.pid) in second.stderr
 
+        os.kill(pids["worker-2"], signal.SIGKILL)
+        first.wait_for(
+            "worker-2 died (killed by SIGKILL); restarting in 1 s "
+            f"(log: {tmp_path}/logs/worker-2.log)"
+        )
+        back = first.wait_for("worker-2 back up in")
+        restarted = int(re.search(r"\(pid (\d+)\)", back)[1])
+        assert restarted != pids["worker-2"]
+        workers = [psutil.Process(pids["worker-1"]), psutil.Process(restarted)]
+        assert all(_alive(worker) for worker in workers)
+
         assert first.interrupt(signal.SIGINT) == 0
     finally:
         first.close()
+    assert [worker for worker in workers if _alive(worker)] == []
     # The servers it reused are not its own: they still run.
     assert all(server.running for server in stack.servers)
+
+
+def test_python_m_stack_refuses_zero_workers() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "stack", "--workers", "0"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    assert refused.returncode == 2
+    assert "--workers: must be at least 1, not 0" in refused.stderr
 
 
 def test_python_m_stack_starts_its_own_servers_and_stops_them_on_sigterm() -> None:
@@ -344,11 +488,12 @@ def test_python_m_stack_starts_its_own_servers_and_stops_them_on_sigterm() -> No
 
 
 class StackProcess:
-    """`python -m stack --no-worker` with its output read line by line as it comes."""
+    """`python -m stack` (by default with --no-worker) with its output read line by line as it
+    comes."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stack", "--no-worker"],
+            [sys.executable, "-m", "stack", *(args or ["--no-worker"])],
             env=env,
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
@@ -364,9 +509,11 @@ class StackProcess:
             self._lines.put(line)
         self._lines.put(None)
 
-    def wait_for(self, text: str) -> None:
-        if any(text in line for line in self.output):
-            return
+    def wait_for(self, text: str) -> str:
+        """The first line with `text`, once it came."""
+        for line in self.output:
+            if text in line:
+                return line
         deadline = time.monotonic() + PROCESS_TIMEOUT
         while (remaining := deadline - time.monotonic()) > 0:
             try:
@@ -377,7 +524,7 @@ class StackProcess:
                 break
             self.output.append(line)
             if text in line:
-                return
+                return line
         pytest.fail(f"no line with {text!r} in the output:\n{''.join(self.output)}")
 
     def interrupt(self, signum: signal.Signals) -> int:
