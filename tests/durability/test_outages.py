@@ -4,10 +4,12 @@ duplicated. Temporal itself restarting mid-operation is survived too."""
 
 import asyncio
 import time
+from collections import Counter
 
 from client.invariants import check
 from client.sessions import OperationHandle
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
+from stores.queue import QueuedTask
 from tests.conftest import report_figure
 from tests.support import eventually, new_session
 
@@ -69,6 +71,47 @@ async def test_redis_outage_during_pause(stack, client):
     report_figure(f"outage: Redis down during pause, survived, {seen}")
     assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.PAUSED: TASKS}
     assert (await check(client.stores, [session_id])).ok
+
+
+async def _queued(client, session_id: str) -> Counter:
+    """The session's queue entries, as (partition, member), with how often each is queued."""
+    queues = await client.stores.queue.all_members()
+    return Counter(
+        (partition_id, member)
+        for partition_id, members in queues.items()
+        for member in members
+        if member.startswith(f"{session_id}/")
+    )
+
+
+async def test_redis_killed_during_resume(stack, client):
+    """A SIGKILL, unlike a stop, gives Redis no chance to flush anything: every queue write it
+    acknowledged before must still be there when it comes back, since the batches that wrote
+    them are checkpointed and never redone."""
+    session_id = await new_session(client, mix={TaskStatus.SUBMITTED: TASKS})
+    await client.run(Operation.PAUSE, session_id)
+    handle = await client.start(Operation.RESUME, session_id)
+    await eventually(lambda: _running_step(handle, "queue"), what="queue step to push")
+    acknowledged = await _queued(client, session_id)
+    stack.redis.kill()
+    killed = time.monotonic()
+    stack.redis.start()
+    back = time.monotonic() - killed
+    kept = await _queued(client, session_id)
+    assert 0 < len(acknowledged) < TASKS, "the kill must fall in the middle of the queue step"
+    assert not acknowledged - kept, "a queue write acknowledged before the kill was lost"
+    outcome = await handle.result()
+    report_figure(
+        f"outage: Redis SIGKILLed during resume, survived, {len(acknowledged)} of {TASKS}"
+        f" tasks queued before the kill, all kept; back in {back:.1f} s, resume done"
+        f" {time.monotonic() - killed:.0f} s after the kill"
+    )
+    assert not outcome.superseded
+    assert await client.stores.tasks.count_by_status(session_id) == {TaskStatus.SUBMITTED: TASKS}
+    assert (await check(client.stores, [session_id])).ok
+    submitted = await client.stores.tasks.with_status(session_id, [TaskStatus.SUBMITTED])
+    expected = Counter((t.partition_id, t.member) for t in map(QueuedTask.of, submitted))
+    assert await _queued(client, session_id) == expected  # each one queued exactly once
 
 
 async def test_s3_outage_during_purge(stack, client):
