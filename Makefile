@@ -32,15 +32,20 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 
 # Lint first, then every test: unit, workflow (time-skipping), integration and durability
-# (small), against real servers the tests start and stop.
+# (small), against real servers the tests start and stop. The ten-million-task run is chaos's.
 test: lint
-	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q tests -m "not scale" $(PYTEST_ARGS)
 
 # The durability tests at scale: make chaos SIZE=200000 KILLS=20 REQUESTS=1000 (tasks, kills
 # per operation, concurrent requests). Unset ones keep the tests' own defaults (50000 tasks,
-# 3 kills, 200 requests).
+# 3 kills, 200 requests). Also the stateful test on sessions of STATEFUL tasks (20000), so
+# that its operations overlap over many batches, and a pause and a resume of SCALE tasks
+# (10000000).
 REQUESTS ?=
+STATEFUL ?= 20000
+SCALE ?= 10000000
 chaos: $(VENV)/.installed
 	$(if $(SIZE),CHAOS_SIZE=$(SIZE)) $(if $(KILLS),CHAOS_KILLS=$(KILLS)) \
 	$(if $(REQUESTS),CHAOS_REQUESTS=$(REQUESTS)) \
+	CHAOS_STATEFUL_TASKS=$(STATEFUL) CHAOS_SCALE_TASKS=$(SCALE) \
 	$(PYTHON) -m pytest -q -o timeout=0 tests/durability $(PYTEST_ARGS)

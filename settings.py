@@ -4,6 +4,8 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lifecycle.models import DEFAULT_HEARTBEAT_TIMEOUT
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
@@ -15,7 +17,9 @@ class Settings(BaseSettings):
     temporal_search_attributes: bool = True
 
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    postgres_pool_size: int = 8
+    # Each activity holds at most one connection at a time, so a pool as large as the worker's
+    # activity concurrency never makes an activity wait for a connection. Unset: that size.
+    postgres_pool_size: int | None = None
 
     redis_url: str = "redis://127.0.0.1:6379/0"
 
@@ -27,12 +31,36 @@ class Settings(BaseSettings):
 
     default_partition: str = "default"
 
+    # A worker that stops heartbeating for this long is presumed dead, and its activity is
+    # retried elsewhere from the last committed batch. Every store call is bounded by a share
+    # of it (store_timeout), so that a dead store surfaces as a retryable error, with its cause,
+    # well before a live worker could be taken for dead.
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    # Activities one worker runs at once: batches of one operation run one after another,
+    # operations on several sessions side by side.
+    max_concurrent_activities: int = 16
+
     # One batch is one transaction (or one queue pipeline, or one S3 delete call): a checkpoint.
     task_batch_size: int = 5000
     result_batch_size: int = 1000
     # An activity call runs this many batches before it hands progress back to its workflow,
     # which keeps both the activity short and the workflow history small.
     batches_per_call: int = 20
+
+    @property
+    def store_timeout(self) -> float:
+        """The longest any one store call (a statement, a pool checkout, an S3 or Redis
+        command) may take before it fails."""
+        return self.heartbeat_timeout * STORE_TIMEOUT_SHARE
+
+    @property
+    def pool_size(self) -> int:
+        return self.postgres_pool_size or self.max_concurrent_activities
+
+
+# Half the heartbeat: a call that times out leaves the other half to fail the attempt cleanly
+# while the background heartbeat keeps the worker known to be alive.
+STORE_TIMEOUT_SHARE = 0.5
 
 
 @lru_cache

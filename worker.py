@@ -6,11 +6,12 @@ python -m worker      (configuration from environment variables, see settings.py
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
-from activities.errors import CompactFailures
+from activities.failure_interceptor import FailureInterceptor
 from activities.registry import activities
 from lifecycle.models import Partition
 from settings import Settings, get_settings
@@ -29,15 +30,21 @@ async def prepare(stores: Stores, settings: Settings) -> None:
     await stores.objects.ensure_bucket()
 
 
-def build_worker(client: Client, stores: Stores, settings: Settings) -> Worker:
+def build_worker(
+    client: Client,
+    stores: Stores,
+    settings: Settings,
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS.values()),
         activities=activities(stores, settings),
-        interceptors=[CompactFailures()],
-        # Batches of one session run one after another; several sessions run side by side.
-        max_concurrent_activities=32,
+        interceptors=[FailureInterceptor(), *interceptors],
+        # Never more activities than pooled connections: each holds at most one at a time, so
+        # none waits for a connection (settings.py).
+        max_concurrent_activities=min(settings.max_concurrent_activities, settings.pool_size),
     )
 
 

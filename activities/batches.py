@@ -9,11 +9,10 @@ shows there and no activity call runs for long.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import asyncpg
-from temporalio import activity
 
+from activities.heartbeat import Heartbeat, heartbeating, last_details
 from lifecycle.models import Sweep, SweepProgress
 from stores.database import Database
 from stores.keyset import Span
@@ -23,6 +22,9 @@ from stores.sessions_table import SessionsTable
 
 # Changes the rows of a span and answers how many changed.
 BatchWork = Callable[[asyncpg.Connection, Span], Awaitable[int]]
+# Rows counted per statement when a step counts what it will walk: one statement stays well
+# within the store timeout whatever the session's size.
+COUNT_CHUNK = 100_000
 
 
 class BatchRunner:
@@ -48,42 +50,57 @@ class BatchRunner:
         """Run batches of `work` over `rows`, from the step's checkpoint on, until the range ends,
         the guard fails, or (for a step that opens the range) `batches_per_call` batches ran."""
         max_batches = self.batches_per_call if sweep.until is None else None
-        resume_after = max(sweep.after, _heartbeat_cursor())
-        first_call = sweep.after == "" and sweep.until is None
-        total = await rows.count(sweep.session_id) if first_call else None
-        batches = 0
-        while True:
-            await self.operations.count_batch_start(sweep.op_id, sweep.step, sweep.session_id)
-            async with self.db.transaction() as tx:
-                checkpoint = await self.operations.checkpoint(tx, sweep.op_id, sweep.step)
-                after = max(resume_after, checkpoint.cursor)
-                if not await self.sessions.hold(tx, sweep.session_id, sweep.guard):
+        resume_after = max(sweep.after, str(last_details().get("cursor", "")))
+        async with heartbeating(cursor=resume_after) as heartbeat:
+            total = await self._total(sweep, rows, heartbeat) if _opens_step(sweep) else None
+            batches = 0
+            while True:
+                await self.operations.count_batch_start(sweep.op_id, sweep.step, sweep.session_id)
+                async with self.db.transaction() as tx:
+                    checkpoint = await self.operations.checkpoint(tx, sweep.op_id, sweep.step)
+                    after = max(resume_after, checkpoint.cursor)
+                    if not await self.sessions.hold(tx, sweep.session_id, sweep.guard):
+                        await self.operations.advance(
+                            tx, sweep.op_id, sweep.step, after, 0, 0, checkpoint.done
+                        )
+                        return _progress(
+                            checkpoint, after, 0, 0, done=False, total=total, superseded=True
+                        )
+                    span = await rows.span(tx, sweep.session_id, after, sweep.until, batch_size)
+                    changed = await work(tx, span) if span.rows else 0
                     await self.operations.advance(
-                        tx, sweep.op_id, sweep.step, after, 0, 0, checkpoint.done
+                        tx, sweep.op_id, sweep.step, span.last, span.rows, changed, span.exhausted
                     )
-                    return _progress(
-                        checkpoint, after, 0, 0, done=False, total=total, superseded=True
-                    )
-                span = await rows.span(tx, sweep.session_id, after, sweep.until, batch_size)
-                changed = await work(tx, span) if span.rows else 0
-                await self.operations.advance(
-                    tx, sweep.op_id, sweep.step, span.last, span.rows, changed, span.exhausted
+                batches += 1
+                progress = _progress(
+                    checkpoint, span.last, span.rows, changed, done=span.exhausted, total=total
                 )
-            batches += 1
-            progress = _progress(
-                checkpoint, span.last, span.rows, changed, done=span.exhausted, total=total
-            )
-            activity.heartbeat({"cursor": progress.cursor, "scanned": progress.scanned})
-            if span.exhausted or (max_batches is not None and batches >= max_batches):
-                return progress
+                heartbeat.update(cursor=progress.cursor, scanned=progress.scanned)
+                if span.exhausted or (max_batches is not None and batches >= max_batches):
+                    return progress
+
+    async def _total(self, sweep: Sweep, rows: SessionRows, heartbeat: Heartbeat) -> int:
+        """How many rows the step walks. Counted once, by bounded chunks (a session of ten
+        million rows takes seconds to count), and kept with the step's checkpoint: a retry of
+        the first call reads it back instead of counting again."""
+        total = await self.operations.total(sweep.op_id, sweep.step)
+        if total is not None:
+            return total
+        total, after = 0, ""
+        while True:
+            async with self.db.connection() as conn:
+                span = await rows.span(conn, sweep.session_id, after, None, COUNT_CHUNK)
+            total, after = total + span.rows, span.last
+            heartbeat.update(counted=total)
+            if span.exhausted:
+                break
+        await self.operations.record_total(sweep.op_id, sweep.step, sweep.session_id, total)
+        return total
 
 
-def _heartbeat_cursor() -> str:
-    """Where the last attempt of this activity said it had got to, if it said so."""
-    details: Any = activity.info().heartbeat_details
-    if details and isinstance(details[0], dict):
-        return str(details[0].get("cursor", ""))
-    return ""
+def _opens_step(sweep: Sweep) -> bool:
+    """The first call of a step that opens ranges: the one that reports the step's total."""
+    return sweep.after == "" and sweep.until is None
 
 
 def _progress(

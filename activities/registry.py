@@ -31,6 +31,7 @@ def activities(stores: Stores, settings: Settings) -> list[Callable]:
         sessions.check_partitions,
         sessions.insert_session,
         sessions.update_session,
+        sessions.get_session,
         sessions.delete_session,
         tasks.update_tasks,
         tasks.delete_tasks,

@@ -1,14 +1,20 @@
-"""Arrows to the PartitionsTable and the SessionsTable."""
+"""Arrows to the PartitionsTable and the SessionsTable.
+
+Every write here may run twice at once: Temporal retries an attempt that outlived its timeout
+while the first may still be running on a worker presumed dead. So each one takes the session's
+row lock first and only then looks for its own record in the operations log: the second attempt
+waits for the first, then finds what it committed and answers the same.
+"""
 
 from temporalio import activity
 
-from lifecycle.models import CreateRequest, SessionInsert, SessionUpdate, SessionWrite
+from lifecycle.models import CreateRequest, Session, SessionInsert, SessionUpdate, SessionWrite
 from lifecycle.options import resolve_create
 from lifecycle.refusals import ALREADY_EXISTS, NOT_FOUND, Refused
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS, refusal
 from stores.database import Database
-from stores.operations_log import OperationsLog
+from stores.operations_log import AdmittedOperation, OperationsLog
 from stores.partitions_table import PartitionsTable
 from stores.sessions_table import SessionsTable
 
@@ -43,12 +49,15 @@ class SessionsActivities:
     async def insert_session(self, insert: SessionInsert) -> SessionWrite:
         request = insert.request
         async with self.db.transaction() as tx:
-            if await self.operations.find(tx, insert.op_id):
-                return await self._as_left(tx, request.session_id, epoch=0)
+            # The insert is the lock: a second attempt waits here on the new row's key until
+            # the first commits, then finds the row taken and, in the log, by whom.
             session = await self.sessions.insert(
                 tx, request.session_id, request.partition_ids, request.options
             )
             if session is None:
+                if await self.operations.find(tx, insert.op_id):
+                    existing = await self.sessions.get(request.session_id, tx)
+                    return _as_left(request.session_id, existing, epoch=0)
                 raise Refused(ALREADY_EXISTS, f"session {request.session_id} already exists")
             await self.operations.record(
                 tx, insert.op_id, session.session_id, Operation.CREATE, None, session.status, 0
@@ -60,16 +69,17 @@ class SessionsActivities:
         """Admit the operation (check the transition table and write its effect, in one
         transaction), or with `finish`, write its last step."""
         async with self.db.transaction() as tx:
+            current = await self.sessions.lock(tx, update.session_id)
             seen = await self.operations.find(tx, update.op_id)
             if update.finish:
-                return await self._finish(tx, update, seen)
+                return await self._finish(tx, update, seen, current)
             if seen is not None:
-                return await self._as_left(tx, update.session_id, seen.epoch)
-            current = await self.sessions.lock(tx, update.session_id)
-            refused = refusal(update.operation, current.status if current else None)
+                return _as_left(update.session_id, current, seen.epoch)
+            refused = refusal(
+                update.operation, update.session_id, current.status if current else None
+            )
             if refused:
                 raise Refused(*refused)
-            assert current is not None
             stop = update.operation == Operation.STOP_SUBMISSION
             session = await self.sessions.admit(
                 tx,
@@ -83,30 +93,32 @@ class SessionsActivities:
                 update.op_id,
                 update.session_id,
                 update.operation,
-                current.status,
+                current.status if current else None,
                 session.status,
                 session.epoch,
             )
         return SessionWrite(session, session.epoch)
 
-    async def _finish(self, tx, update: SessionUpdate, seen) -> SessionWrite:
+    async def _finish(
+        self,
+        tx,
+        update: SessionUpdate,
+        seen: AdmittedOperation | None,
+        current: Session | None,
+    ) -> SessionWrite:
         epoch = seen.epoch if seen else 0
         if seen is not None and seen.finished:
-            return await self._as_left(tx, update.session_id, epoch)
+            return _as_left(update.session_id, current, epoch)
         session = await self.sessions.finish(tx, update.session_id, TRANSITIONS[update.operation])
         if session is None:
-            current = await self.sessions.get(update.session_id, tx)
             return SessionWrite(current, epoch, superseded=True)
         await self.operations.finish(tx, update.op_id)
         return SessionWrite(session, epoch)
 
-    async def _as_left(self, tx, session_id: str, epoch: int) -> SessionWrite:
-        """A retry of a write that already committed: answer the session as it is now."""
-        session = await self.sessions.get(session_id, tx)
-        if session is None:
-            # Deleted, row and all, between the write and its retry.
-            raise Refused(NOT_FOUND, f"session {session_id} was deleted meanwhile")
-        return SessionWrite(session, epoch)
+    @activity.defn(name="get_session")
+    async def get_session(self, session_id: str) -> Session | None:
+        """The session as it is now (a tombstone included); None once its row is gone."""
+        return await self.sessions.get(session_id)
 
     @activity.defn(name="delete_session")
     async def delete_session(self, update: SessionUpdate) -> None:
@@ -114,3 +126,11 @@ class SessionsActivities:
         async with self.db.transaction() as tx:
             await self.sessions.delete(tx, update.session_id)
             await self.operations.forget_session(tx, update.session_id)
+
+
+def _as_left(session_id: str, session: Session | None, epoch: int) -> SessionWrite:
+    """A retry of a write that already committed: answer the session as it is now."""
+    if session is None:
+        # Deleted, row and all, between the write and its retry.
+        raise Refused(NOT_FOUND, f"session {session_id} was deleted meanwhile")
+    return SessionWrite(session, epoch)

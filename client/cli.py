@@ -1,26 +1,46 @@
 """armonik-sessions: drive sessions through their life from a terminal.
 
-Every session command takes --json and then prints the session as one JSON object on stdout. A
-refusal prints one line on stderr and exits 1; bad arguments exit 2 before anything starts.
+What each operation accepts and does, and the invariants `check` checks: docs/lifecycle.md.
+
+Every session command takes --json and then prints the session as one JSON object on stdout;
+for an operation, the object also says whether a later operation superseded it
+("superseded": true|false). A refusal prints one line on stderr and exits 1; bad arguments exit
+2 before anything starts; a stack that cannot be reached, or is lost on the way, prints one line
+on stderr and exits 3 (an operation already started goes on server-side, and running the same
+command again follows it).
 """
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
+import re
+import shlex
 import sys
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import aiohttp
+import asyncpg
+import botocore.exceptions
+import redis.exceptions
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode
 
 from client.invariants import check as check_invariants
 from client.seed import seed as seed_session
-from client.sessions import OperationHandle, OperationRefused, SessionsClient
-from lifecycle.models import Partition, Session, TaskOptions
+from client.sessions import OperationHandle, SessionsClient
+from lifecycle.models import OperationOutcome, Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from settings import Settings
@@ -29,7 +49,8 @@ from stores.sessions_table import Condition, ListQuery
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Drive ArmoniK sessions through their life: create, pause, resume, close, purge, delete.",
+    help="Drive ArmoniK sessions through their life: create, pause, resume, close, purge, delete."
+    " What each operation accepts and does: docs/lifecycle.md.",
 )
 session_app = typer.Typer(no_args_is_help=True, help="Create, drive and read sessions.")
 partition_app = typer.Typer(no_args_is_help=True, help="Create and read partitions.")
@@ -42,6 +63,13 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+OperationJsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help='Print the session as one JSON object on stdout, with "superseded": true|false.',
+    ),
+]
 SessionArg = Annotated[str, typer.Argument(help="The session id.")]
 
 StatusName = StrEnum(  # type: ignore[misc]
@@ -57,38 +85,172 @@ class Exit(Exception):
         self.code = code
 
 
+@dataclass
+class Started:
+    """An operation this command started: if the CLI loses the stack, it goes on server-side."""
+
+    what: str  # "the pause of session X"
+    then: str  # what to run to follow it again
+
+
+# Set once the operation's workflow has started, so that a lost connection can say what goes on.
+started: Started | None = None
+
+# Exceptions that mean a server of the stack did not answer, or went away. RuntimeError: the
+# Temporal SDK's failed connect.
+CONNECTION_FAILURES = (
+    OSError,
+    RuntimeError,
+    RPCError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+    aiohttp.ClientConnectionError,
+)
+
+# Temporal calls that failed for want of an answer; with any other status, the server answered.
+UNANSWERED = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNKNOWN)
+
+# Which server a failure came from, by the module of its class or of its traceback's frames.
+ORIGINS = (
+    ("temporalio", "temporal"),
+    ("asyncpg", "postgres"),
+    ("redis", "redis"),
+    ("stores.queue", "redis"),
+    ("aiobotocore", "s3"),
+    ("aioboto3", "s3"),
+    ("botocore", "s3"),
+    ("aiohttp", "s3"),
+    ("stores.object_storage", "s3"),
+    ("stores.", "postgres"),
+)
+
+
 def run(command: Callable[[SessionsClient], Awaitable[int | None]]) -> None:
     """Run one command against the control plane, and leave through a clean exit path: the
-    Temporal SDK can crash at interpreter exit, which would change the exit code."""
+    Temporal SDK can crash at interpreter exit, which would change the exit code.
+
+    Whatever happens, the user gets either the command's output or one line on stderr: a
+    refusal (exit 1 or 2), or a server of the stack that cannot be reached or was lost (exit 3),
+    never a traceback."""
+    # While a server is down, asyncpg logs each failed attempt to reconnect its pool (with a
+    # traceback) and the Temporal SDK's core each retried call: the command's own error says it
+    # in one line.
+    logging.getLogger("asyncpg.pool").setLevel(logging.CRITICAL)
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=None)), error_if_already_set=False
+    )
+    settings = Settings()
 
     async def main() -> int:
-        client = await SessionsClient.connect(Settings())
+        client = await SessionsClient.connect(settings)
         try:
             return await command(client) or 0
         finally:
-            await client.close()
+            # A store that went away must not hang the exit, nor hide the command's error.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), 5)
 
     try:
         code = asyncio.run(main())
-    except OperationRefused as e:
-        err.print(f"error: {e.kind}: {e.message}", highlight=False)
-        code = 2 if e.kind == INVALID_ARGUMENT else 1
     except Refused as e:
-        err.print(f"error: {e.type}: {e.message}", highlight=False)
-        code = 2 if e.type == INVALID_ARGUMENT else 1
+        say(f"error: {e.kind}: {e.message}")
+        code = 2 if e.kind == INVALID_ARGUMENT else 1
     except Exit as e:
         code = e.code
-    except (OSError, ConnectionError, RuntimeError) as e:
-        err.print(f"error: cannot reach the control plane: {e}", highlight=False)
+    except CONNECTION_FAILURES as e:
+        say(_lost(e, settings))
         code = 3
+    except KeyboardInterrupt:
+        going_on = f"; {started.what} goes on server-side: {started.then}" if started else ""
+        say(f"interrupted{going_on}")
+        code = 130
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
+def say(line: str) -> None:
+    """One line on stderr, as it is: no markup, and never wrapped to the terminal's width."""
+    print(" ".join(line.split()), file=sys.stderr, flush=True)
+
+
+def _lost(error: BaseException, settings: Settings) -> str:
+    """The one line that says which server failed and how, and what goes on without the CLI."""
+    server = _server(_origin(error), settings)
+    reason = _reason(error)
+    if isinstance(error, RPCError) and error.status not in UNANSWERED:
+        reason = f"{error.status.name}: {reason}"
+        head = "the control plane failed"
+    else:
+        head = "lost the control plane" if started else "cannot reach the control plane"
+    line = f"error: {head} ({server}: {reason})" if server else f"error: {head} ({reason})"
+    if started is None:
+        return line
+    return f"{line}; {started.what} goes on server-side: {started.then}"
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if text.startswith("Failed client connect"):
+        # The Temporal SDK's transport error, in Rust's debug form: its quoted strings are what
+        # happened ("tcp connect error", "Connection refused").
+        quoted = re.findall(r'"([^"]+)"', text)
+        if quoted:
+            text = ": ".join(quoted)
+    if len(text) > 300:
+        text = text[:299] + "…"
+    return text or type(error).__name__
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _origin(error: BaseException) -> str | None:
+    """The component a failure came from: the library of its class, or else of the deepest frame
+    of its traceback that belongs to a known one."""
+
+    def component(module: str) -> str | None:
+        return next((c for prefix, c in ORIGINS if module.startswith(prefix)), None)
+
+    for e in _chain(error):
+        if found := component(type(e).__module__):
+            return found
+    for e in _chain(error):
+        for frame, _ in reversed(list(traceback.walk_tb(e.__traceback__))):
+            if found := component(frame.f_globals.get("__name__", "")):
+                return found
+    return None
+
+
+def _server(origin: str | None, settings: Settings) -> str | None:
+    def host_port(url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        except ValueError:
+            return "?"
+
+    return {
+        "temporal": f"Temporal at {settings.temporal_address}",
+        "postgres": f"PostgreSQL at {host_port(settings.postgres_dsn)}",
+        "redis": f"Redis at {host_port(settings.redis_url)}",
+        "s3": f"S3 at {settings.s3_endpoint}",
+    }.get(origin or "")
+
+
 def refuse_argument(message: str) -> None:
     """Bad arguments are refused before anything is started."""
-    err.print(f"error: {message}", highlight=False)
+    say(f"error: {message}")
     sys.stderr.flush()
     os._exit(2)
 
@@ -96,9 +258,13 @@ def refuse_argument(message: str) -> None:
 # --- output ------------------------------------------------------------------------------------
 
 
-def show_session(session: Session, as_json: bool) -> None:
+def show_session(session: Session, as_json: bool, superseded: bool | None = None) -> None:
+    """The session; with --json, as one object, which says whether the operation that answered
+    it was superseded if `superseded` is given."""
     data = session.to_json()
     if as_json:
+        if superseded is not None:
+            data["superseded"] = superseded
         print(json.dumps(data))
         return
     table = Table(show_header=False, box=None)
@@ -118,15 +284,33 @@ def show_rows(rows: list[dict[str, Any]], as_json: bool, **extra: Any) -> None:
     if not rows:
         out.print("(none)")
         return
-    table = Table(*rows[0].keys())
+    table = Table()
+    for name in rows[0]:
+        # Ids are there to be copied: never cut nor wrapped.
+        table.add_column(name, no_wrap=name.endswith("_id"))
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
-    out.print(table)
+    _print_whole(table)
     for key, value in extra.items():
         out.print(f"{key}: {value}")
 
 
-async def follow(handle: OperationHandle, as_json: bool) -> Session:
+def _print_whole(table: Table) -> None:
+    """Print the table on stdout, wider than the terminal if its unwrappable columns (the ids)
+    need it: rich would otherwise cut them to fit."""
+    wide = out.options.update(max_width=1_000_000)
+    needed = Measurement.get(out, wide, table).minimum
+    console = out if needed <= out.width else Console(width=needed)
+    console.print(table)
+
+
+def operation_started(what: str, then: str) -> None:
+    """Record the operation this command started, for the message if the stack is lost."""
+    global started
+    started = Started(what, then)
+
+
+async def follow(handle: OperationHandle, as_json: bool) -> OperationOutcome:
     """Wait for the operation; show its progress on the way unless --json is given."""
     waiting = asyncio.ensure_future(handle.result())
     if not as_json:
@@ -134,10 +318,13 @@ async def follow(handle: OperationHandle, as_json: bool) -> Session:
     outcome = await waiting
     if outcome.superseded and not as_json:
         err.print("note: a later operation took the session elsewhere before this one ended")
-    return outcome.session
+    return outcome
 
 
 async def _progress_bars(handle: OperationHandle, waiting: asyncio.Future) -> None:
+    """Poll the operation's progress until it ends. The bars start with the first step the
+    workflow reports; a poll that hangs (the stack is going away) is dropped once the operation
+    has ended."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -146,12 +333,16 @@ async def _progress_bars(handle: OperationHandle, waiting: asyncio.Future) -> No
         TimeElapsedColumn(),
     )
     bars: dict[str, Any] = {}
-    with Progress(*columns, console=err, transient=False) as progress:
+    progress = Progress(*columns, console=err, transient=False)
+    try:
         while not waiting.done():
-            try:
-                state = await handle.progress()
-            except Exception:  # the progress display must never break the operation
-                state = None
+            polling = asyncio.ensure_future(handle.progress())
+            await asyncio.wait([polling, waiting], return_when=asyncio.FIRST_COMPLETED)
+            if not polling.done():
+                polling.cancel()
+                break
+            # The progress display must never break the operation.
+            state = None if polling.exception() is not None else polling.result()
             if state is not None:
                 note = ""
                 if state.retrying:
@@ -159,13 +350,18 @@ async def _progress_bars(handle: OperationHandle, waiting: asyncio.Future) -> No
                     note = f"retrying {r.activity} (attempt {r.attempt}): {r.last_failure[:60]}"
                 _update_bars(progress, bars, handle, state.progress, note)
             await asyncio.wait([waiting], timeout=0.25)
-        if not waiting.exception() and waiting.result().progress is not None:
+        if waiting.exception() is None and waiting.result().progress is not None:
             _update_bars(progress, bars, handle, waiting.result().progress, "")
+    finally:
+        if bars:  # stopping a progress that never started would print an empty line
+            progress.stop()
 
 
 def _update_bars(progress: Progress, bars: dict, handle: OperationHandle, state, note: str) -> None:
     for step in state.steps:
         if step.step not in bars:
+            if not bars:
+                progress.start()
             bars[step.step] = progress.add_task(
                 f"{handle.operation.value} {step.step}", total=step.total, note=""
             )
@@ -209,7 +405,12 @@ def session_create(
 
     async def command(client: SessionsClient) -> None:
         handle = await client.start_create(list(partition or []), options)
-        show_session(await follow(handle, as_json=True), as_json)
+        session_id = handle.session_id
+        operation_started(
+            f"the creation of session {session_id}",
+            f'run "armonik-sessions session get {session_id}" to see it',
+        )
+        show_session((await follow(handle, as_json=True)).session, as_json)
 
     run(command)
 
@@ -224,11 +425,23 @@ def session_get(session_id: SessionArg, as_json: JsonOption = False) -> None:
     run(command)
 
 
+async def follow_operation(handle: OperationHandle, as_json: bool, argv: list[str]) -> None:
+    """Follow an operation the command (`armonik-sessions` with `argv`) started or joined, and
+    show the session it answers."""
+    again = shlex.join(["armonik-sessions", *argv, *(["--json"] if as_json else [])])
+    operation_started(
+        f"the {handle.operation.value} of session {handle.session_id}",
+        f'run "{again}" again to follow it',
+    )
+    outcome = await follow(handle, as_json)
+    show_session(outcome.session, as_json, superseded=outcome.superseded)
+
+
 def _operation_command(operation: Operation, summary: str) -> None:
-    def command_fn(session_id: SessionArg, as_json: JsonOption = False) -> None:
+    def command_fn(session_id: SessionArg, as_json: OperationJsonOption = False) -> None:
         async def command(client: SessionsClient) -> None:
             handle = await client.start(operation, session_id)
-            show_session(await follow(handle, as_json), as_json)
+            await follow_operation(handle, as_json, ["session", operation.value, session_id])
 
         run(command)
 
@@ -256,7 +469,7 @@ def session_stop_submission(
     worker_flag: Annotated[
         bool, typer.Option("--worker", help="Stop submission by workers.")
     ] = False,
-    as_json: JsonOption = False,
+    as_json: OperationJsonOption = False,
 ) -> None:
     """Stop submission to a session, by clients and/or workers (both if neither is given)."""
     neither = not (client_flag or worker_flag)
@@ -266,7 +479,8 @@ def session_stop_submission(
         handle = await client.start(
             Operation.STOP_SUBMISSION, session_id, client=stop_client, worker=stop_worker
         )
-        show_session(await follow(handle, as_json=True), as_json)
+        flags = ["--client"] * client_flag + ["--worker"] * worker_flag
+        await follow_operation(handle, as_json, ["session", "stop-submission", session_id, *flags])
 
     run(command)
 
@@ -405,8 +619,8 @@ def check(
     session_ids: Annotated[list[str], typer.Argument(help="Sessions to check (deleted included).")],
     as_json: JsonOption = False,
 ) -> None:
-    """Check SPEC §3's invariants on sessions whose operations have finished; exit 1 on any
-    violation."""
+    """Check the invariants of docs/lifecycle.md on sessions whose operations have finished;
+    exit 1 on any violation."""
 
     async def command(client: SessionsClient) -> int:
         report = await check_invariants(client.stores, session_ids)

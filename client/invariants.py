@@ -1,11 +1,14 @@
-"""The invariant checker (SPEC §3): what must hold of a session once every operation on it has
-finished. Tests, the chaos runs and `armonik-sessions check` all use it."""
+"""The invariant checker: what must hold of a session once every operation on it has finished
+(docs/lifecycle.md, "Invariants", lists them under these names). Tests, the chaos runs and
+`armonik-sessions check` all use it."""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from lifecycle.statuses import NON_FINAL_TASK_STATUSES, ResultStatus, SessionStatus, TaskStatus
+from lifecycle.statuses import ResultStatus, SessionStatus
+from lifecycle.transitions import FORBIDDEN_TASK_STATUSES, QUEUED_TASK_STATUS
 from stores.connect import Stores
+from stores.queue import QueuedTask
 
 INVARIANTS = {
     "1_paused_has_no_submitted_or_dispatched_task": "session PAUSED: a task SUBMITTED/DISPATCHED",
@@ -43,65 +46,95 @@ class Report:
         return {name: self.violations.get(name, 0) for name in INVARIANTS}
 
 
+# By session status, the invariant that a task in a status the session forbids breaks.
+FORBIDDEN_BY = {
+    SessionStatus.PAUSED: "1_paused_has_no_submitted_or_dispatched_task",
+    SessionStatus.RUNNING: "2_running_has_no_paused_task",
+    SessionStatus.CANCELLED: "3_cancelled_has_unfinished_task",
+}
+
+
 async def check(stores: Stores, session_ids: list[str]) -> Report:
-    """Check the sessions (ids of deleted sessions included) and the queues as a whole."""
+    """Check the sessions (ids of deleted sessions included). Given no session, check the queues
+    as a whole: no task in them twice. Sessions are read by chunks, so that a session of ten
+    million tasks is checked in bounded statements and memory."""
     report = Report()
+    if not session_ids:
+        await _check_no_task_queued_twice(stores, report)
+    for session_id in session_ids:
+        await _check_session(stores, session_id, report)
+    return report
+
+
+async def _check_no_task_queued_twice(stores: Stores, report: Report) -> None:
     queues = await stores.queue.all_members()
     seen: Counter = Counter(m for members in queues.values() for m in members)
     for member, n in seen.items():
         if n > 1:
             report.add("6_task_queued_twice", member, n - 1)
-    queued_by_session: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for partition_id, members in queues.items():
-        for member in members:
-            session_id, task_id = member.split("/", 1)
-            queued_by_session[session_id].add((task_id, partition_id))
-    for session_id in session_ids:
-        await _check_session(stores, session_id, queued_by_session[session_id], report)
-    return report
 
 
-async def _check_session(
-    stores: Stores, session_id: str, queued: set[tuple[str, str]], report: Report
-) -> None:
+async def _check_session(stores: Stores, session_id: str, report: Report) -> None:
     session = await stores.sessions.get(session_id)
+    queued = 0
+    async for _ in stores.queue.members_of(session_id):
+        queued += 1
     if session is None or session.status == SessionStatus.DELETED:
         rows = await stores.tasks.count(session_id) + await stores.results.count(session_id)
         report.add("5_deleted_left_a_row", session_id, rows + (session is not None))
-        report.add("5_deleted_left_a_row", f"{session_id} queued", len(queued))
+        report.add("5_deleted_left_a_row", f"{session_id} queued", queued)
         objects = await stores.objects.keys(f"{session_id}/")
         report.add("5_deleted_left_an_object", session_id, len(objects))
         return
-    tasks = await stores.tasks.count_by_status(session_id)
     status = session.status
-    if status == SessionStatus.PAUSED:
-        n = tasks.get(TaskStatus.SUBMITTED, 0) + tasks.get(TaskStatus.DISPATCHED, 0)
-        report.add("1_paused_has_no_submitted_or_dispatched_task", session_id, n)
-    if status == SessionStatus.RUNNING:
-        report.add("2_running_has_no_paused_task", session_id, tasks.get(TaskStatus.PAUSED, 0))
+    tasks: Counter = Counter()
+    submitted_and_queued = 0
     # Every SUBMITTED task, whatever the session's status, is queued exactly once on its own
     # partition, and nothing else of the session is queued.
-    submitted = {
-        (t.task_id, t.partition_id)
-        for t in await stores.tasks.with_status(session_id, [TaskStatus.SUBMITTED])
-    }
-    for task_id, _ in sorted(submitted - queued):
-        report.add("2_submitted_task_not_queued", f"{session_id}/{task_id}")
-    for task_id, _ in sorted(queued - submitted):
-        report.add("2_queued_task_not_submitted", f"{session_id}/{task_id}")
+    async for chunk in stores.tasks.chunks(session_id):
+        tasks.update(t.status for t in chunk)
+        submitted = [QueuedTask.of(t) for t in chunk if t.status == QUEUED_TASK_STATUS]
+        for task, found in zip(submitted, await stores.queue.queued(submitted), strict=True):
+            if found:
+                submitted_and_queued += 1
+            else:
+                report.add("2_submitted_task_not_queued", task.member)
+    if queued > submitted_and_queued:
+        await _name_the_extra_entries(stores, session_id, report)
+    forbidden = FORBIDDEN_TASK_STATUSES.get(status, frozenset())
+    if status in FORBIDDEN_BY:
+        report.add(FORBIDDEN_BY[status], session_id, sum(tasks[s] for s in forbidden))
     if status == SessionStatus.CANCELLED:
-        unfinished = sum(tasks.get(s, 0) for s in NON_FINAL_TASK_STATUSES)
-        report.add("3_cancelled_has_unfinished_task", session_id, unfinished)
         results = await stores.results.count_by_status(session_id)
         report.add(
             "3_cancelled_has_created_result", session_id, results.get(ResultStatus.CREATED, 0)
         )
     if status == SessionStatus.PURGED:
-        rows = await stores.results.all_rows(session_id)
-        for r in rows:
-            if not r.manual_deletion and r.status != ResultStatus.DELETED:
-                report.add("4_purged_has_undeleted_result", f"{session_id}/{r.result_id}")
-        kept = {r.opaque_id for r in rows if r.opaque_id}
+        kept: set[str] = set()
+        async for chunk in stores.results.walk(session_id):
+            for r in chunk:
+                if not r["manual_deletion"] and r["status"] != ResultStatus.DELETED:
+                    report.add("4_purged_has_undeleted_result", f"{session_id}/{r['result_id']}")
+                if r["opaque_id"]:
+                    kept.add(r["opaque_id"])
         for key in await stores.objects.keys(f"{session_id}/"):
             if key not in kept:
                 report.add("4_purged_left_an_object", key)
+
+
+async def _name_the_extra_entries(stores: Stores, session_id: str, report: Report) -> None:
+    """The session's queue entries that are not its SUBMITTED tasks on their own partition, or
+    that are there twice. Only reached when some are: it holds the session in memory."""
+    submitted = {
+        (t.task_id, t.partition_id)
+        for t in await stores.tasks.with_status(session_id, [QUEUED_TASK_STATUS])
+    }
+    entries: Counter = Counter()
+    async for partition_id, member in stores.queue.members_of(session_id):
+        entries[member] += 1
+        task_id = member.split("/", 1)[1]
+        if (task_id, partition_id) not in submitted:
+            report.add("2_queued_task_not_submitted", member)
+    for member, n in entries.items():
+        if n > 1:
+            report.add("6_task_queued_twice", member, n - 1)

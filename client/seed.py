@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
 from lifecycle.statuses import ResultStatus, SessionStatus, TaskStatus
-from lifecycle.transitions import QUEUED_TASK_STATUS
+from lifecycle.transitions import FORBIDDEN_TASK_STATUSES, QUEUED_TASK_STATUS
 from stores.connect import Stores
 from stores.object_storage import object_key
 from stores.queue import QueuedTask
@@ -28,12 +28,6 @@ RESULT_STATUS_CYCLE = (
 # One result in MANUAL_EVERY is kept for manual deletion, which a purge must leave alone; the
 # number is prime to the status cycle's length, so every status has some.
 MANUAL_EVERY = 13
-
-
-FORBIDDEN_TASK_STATUSES = {
-    SessionStatus.PAUSED: (TaskStatus.SUBMITTED, TaskStatus.DISPATCHED),
-    SessionStatus.RUNNING: (TaskStatus.PAUSED,),
-}
 
 
 @dataclass
@@ -59,7 +53,7 @@ async def seed(
         raise Refused(NOT_FOUND, f"session {session_id} not found")
     if session.status in (SessionStatus.PURGED, SessionStatus.CANCELLED):
         raise Refused(FAILED_PRECONDITION, f"cannot seed a session that is {session.status.name}")
-    # Seeded data must be data the SPEC's invariants allow (§3, 1 and 2).
+    # Seeded data must be data the invariants allow.
     if tasks and task_status in FORBIDDEN_TASK_STATUSES.get(session.status, ()):
         raise Refused(
             FAILED_PRECONDITION,

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import (
-    SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -21,26 +20,23 @@ from lifecycle.models import (
     Session,
     TaskOptions,
 )
-from lifecycle.options import resolve_create
-from lifecycle.refusals import NOT_FOUND, refusal_of
+from lifecycle.options import check_session_id, resolve_create
+from lifecycle.refusals import NOT_FOUND, Refused
 from lifecycle.statuses import Operation
+from lifecycle.transitions import superseded
 from settings import Settings
 from stores.connect import Stores
 from stores.sessions_table import ListQuery
-from workflows.operation import workflow_id
+from workflows.operation import OPERATION, SESSION_ID, workflow_id
 from workflows.registry import WORKFLOWS
 
-SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
-OPERATION = SearchAttributeKey.for_keyword("Operation")
+# A request never joins an execution that a later operation already overtook; it waits for that
+# one to end and starts its own. Each round is one supersession, so more than a few in a row
+# means operations are racing on the session without pause: join what is there then.
+MAX_FRESH_STARTS = 5
 
-
-class OperationRefused(Exception):
-    """The request was refused and changed nothing. `kind` names the gRPC status."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+# Refusals are the lifecycle's own exception; the old name stays for callers.
+Refused = Refused
 
 
 @dataclass
@@ -70,13 +66,11 @@ class OperationHandle:
         return self.handle.id
 
     async def result(self) -> OperationOutcome:
-        try:
-            return await self.handle.result()
-        except WorkflowFailureError as e:
-            refusal = refusal_of(e)
-            if refusal is not None:
-                raise OperationRefused(refusal.type or "", refusal.message) from None
-            raise
+        """The operation's outcome; raises Refused if it was refused (and changed nothing)."""
+        outcome: OperationOutcome = await self.handle.result()
+        if outcome.refusal is not None:
+            raise Refused(outcome.refusal.kind, outcome.refusal.message)
+        return outcome
 
     async def progress(self) -> OperationProgress:
         """The workflow's own account of its progress, and the activities that are retrying
@@ -133,15 +127,39 @@ class SessionsClient:
         """Start the operation, or join the one already running on this session."""
         if operation == Operation.CREATE:
             raise ValueError("use start_create()")
+        check_session_id(session_id)
         variant = ""
         if operation == Operation.STOP_SUBMISSION:
             variant = "-".join(name for name, on in (("client", client), ("worker", worker)) if on)
-        return await self._start(
-            operation,
+        request = OperationRequest(
             session_id,
-            OperationRequest(session_id, client=client, worker=worker),
-            variant,
+            client=client,
+            worker=worker,
+            heartbeat_timeout=self.settings.heartbeat_timeout,
         )
+        for _ in range(MAX_FRESH_STARTS):
+            handle = await self._start(operation, session_id, request, variant)
+            if not await self._overtaken(handle):
+                return handle
+            # Overtaken at its next batch: it ends in moments, and frees its id for this request.
+            try:
+                await handle.handle.result()
+            except WorkflowFailureError:
+                pass
+        return handle
+
+    async def _overtaken(self, handle: "OperationHandle") -> bool:
+        """Whether the execution behind `handle` (which this request may have joined) was
+        already overtaken by a later operation: then this request is not a repeat of it."""
+        op_id = f"{handle.workflow_id}/{handle.handle.first_execution_run_id}"
+        async with self.stores.db.connection() as conn:
+            admitted = await self.stores.operations.find(conn, op_id)
+        if admitted is None:
+            # Not admitted yet: it will be, after whatever the session holds now.
+            return False
+        session = await self.stores.sessions.get(handle.session_id)
+        current = (session.status, session.epoch) if session is not None else None
+        return superseded(handle.operation, admitted.epoch, admitted.finished, current)
 
     async def start_create(
         self, partition_ids: list[str], options: TaskOptions, session_id: str | None = None
@@ -149,7 +167,10 @@ class SessionsClient:
         # Refuse bad options here, before anything starts; the workflow checks them again.
         resolve_create(partition_ids, options, self.settings.default_partition)
         session_id = session_id or str(uuid.uuid4())
-        request = CreateRequest(session_id, partition_ids, options)
+        check_session_id(session_id)
+        request = CreateRequest(
+            session_id, partition_ids, options, heartbeat_timeout=self.settings.heartbeat_timeout
+        )
         return await self._start(Operation.CREATE, session_id, request)
 
     async def _start(
@@ -188,9 +209,10 @@ class SessionsClient:
     # --- reads ---------------------------------------------------------------------------------
 
     async def get(self, session_id: str) -> Session:
+        check_session_id(session_id)
         session = await self.stores.sessions.get_live(session_id)
         if session is None:
-            raise OperationRefused(NOT_FOUND, f"session {session_id} not found")
+            raise Refused(NOT_FOUND, f"session {session_id} not found")
         return session
 
     async def list_sessions(self, query: ListQuery) -> tuple[list[Session], int]:
@@ -205,7 +227,7 @@ class SessionsClient:
     async def partition(self, partition_id: str) -> Partition:
         partition = await self.stores.partitions.get(partition_id)
         if partition is None:
-            raise OperationRefused(NOT_FOUND, f"partition {partition_id} not found")
+            raise Refused(NOT_FOUND, f"partition {partition_id} not found")
         return partition
 
     async def queue_depths(self) -> dict[str, int]:

@@ -79,11 +79,18 @@ class Partition:
 # --- Workflow inputs and outputs ---------------------------------------------------------------
 
 
+# How long a worker may go silent before its activity is retried elsewhere (settings.py derives
+# every store timeout from it). It travels with each request, so that the workflow that
+# schedules the activities and the worker that runs them agree on it.
+DEFAULT_HEARTBEAT_TIMEOUT = 10.0
+
+
 @dataclass
 class CreateRequest:
     session_id: str
     partition_ids: list[str]
     options: TaskOptions
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
 
 
 @dataclass
@@ -106,15 +113,26 @@ class OperationRequest:
     worker: bool = True
     # Continue as new once the history grows past this many events.
     history_limit: int = 400
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     carried: Carried | None = None
 
 
 @dataclass
+class Refusal:
+    kind: str  # lifecycle.refusals: the gRPC status the caller gets
+    message: str
+
+
+@dataclass
 class OperationOutcome:
-    session: Session
-    # Set when a later operation took the session elsewhere before this one's sweep ended.
+    # The session as the operation leaves it; None when the operation was refused.
+    session: Session | None
+    # Set when a later operation took the session elsewhere before this one's sweep ended: the
+    # session is then as that later operation left it.
     superseded: bool = False
     progress: "Progress | None" = None
+    # A refused operation changed nothing, and its workflow completes with the refusal.
+    refusal: Refusal | None = None
 
 
 @dataclass
@@ -134,7 +152,7 @@ class Progress:
 
     operation: Operation
     session_id: str
-    state: str = "starting"  # starting, running, done, superseded
+    state: str = "starting"  # starting, running, done, superseded, refused
     step: str = ""
     steps: list[StepProgress] = field(default_factory=list)
 
@@ -179,6 +197,9 @@ class Guard:
 
     statuses: list[SessionStatus]
     epoch: int | None = None
+
+    def allows(self, status: int, epoch: int) -> bool:
+        return status in self.statuses and (self.epoch is None or self.epoch == epoch)
 
 
 @dataclass

@@ -1,9 +1,28 @@
-"""Validation of a new session's partitions and options (SPEC §2, Create)."""
+"""Validation of requests that are malformed in themselves, whatever the sessions hold: a new
+session's partitions and options, and session ids. They are refused before anything starts."""
 
 from lifecycle.models import TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 99
+MAX_ID_LENGTH = 256
+
+
+def check_session_id(session_id: str) -> None:
+    """A session id names a row, a queue entry ("<session>/<task>") and an object prefix
+    ("<session>/"): it must be non-empty, of reasonable length, without "/" or control
+    characters."""
+    if not session_id:
+        raise Refused(INVALID_ARGUMENT, "the session id is empty")
+    if len(session_id) > MAX_ID_LENGTH:
+        raise Refused(
+            INVALID_ARGUMENT,
+            f"a session id has at most {MAX_ID_LENGTH} characters, not {len(session_id)}",
+        )
+    if "/" in session_id or any(not c.isprintable() for c in session_id):
+        raise Refused(
+            INVALID_ARGUMENT, f"session id {session_id!r} holds '/' or a control character"
+        )
 
 
 def resolve_create(

@@ -1,25 +1,24 @@
-"""Refusals cross Temporal as non-retryable ApplicationErrors whose type names the gRPC status
-the caller gets."""
+"""Refusals: requests the lifecycle does not allow. A refusal changes nothing, and its kind names
+the gRPC status the caller gets.
 
-from temporalio.exceptions import ApplicationError
+They are plain exceptions here, so that the lifecycle, the stores and the admin tools need no
+Temporal: an activity hands one on as a non-retryable ApplicationError whose type is the kind
+(activities/failure_interceptor.py), and a workflow answers it as a refused outcome.
+"""
 
 NOT_FOUND = "NotFound"
 FAILED_PRECONDITION = "FailedPrecondition"
 INVALID_ARGUMENT = "InvalidArgument"
 ALREADY_EXISTS = "AlreadyExists"
 
-REFUSAL_TYPES = [NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT, ALREADY_EXISTS]
+REFUSAL_KINDS = [NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT, ALREADY_EXISTS]
 
 
-class Refused(ApplicationError):
+class Refused(Exception):
     def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message, type=kind, non_retryable=True)
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
 
-
-def refusal_of(error: BaseException | None) -> ApplicationError | None:
-    """The refusal at the root of a Temporal error chain, if there is one."""
-    while error is not None:
-        if isinstance(error, ApplicationError) and error.type in REFUSAL_TYPES:
-            return error
-        error = error.__cause__
-    return None
+    def __reduce__(self):
+        return type(self), (self.kind, self.message)

@@ -3,6 +3,7 @@ may touch. Workflows, activities and tests read it; no status rule lives anywher
 
 from dataclasses import dataclass
 
+from lifecycle.models import Guard
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
 from lifecycle.statuses import (
     NON_FINAL_TASK_STATUSES,
@@ -18,6 +19,10 @@ S = SessionStatus
 # every operation treats it as missing.
 LIVE = frozenset({S.RUNNING, S.CANCELLED, S.PAUSED, S.CLOSED, S.PURGED})
 
+# The rows a sweep walks. The queue goes with the tasks: every sweep of tasks also puts each task
+# it walks where its status says (in its queue if SUBMITTED, out of it otherwise).
+TASKS, RESULTS = "tasks", "results"
+
 
 @dataclass(frozen=True)
 class SessionTransition:
@@ -32,8 +37,13 @@ class SessionTransition:
     # Pause and Resume move the same tasks in opposite directions: each admission takes the tasks
     # over (bumps the session's epoch) and a sweep of an older one stops at its next batch.
     takes_over_tasks: bool = False
+    # The rows the operation's sweeps walk after its admission.
+    sweeps: frozenset[str] = frozenset()
     # A batch of this operation commits only while the session is in one of these statuses; a
-    # later operation that moves the session elsewhere supersedes the rest of the sweep.
+    # later operation that moves the session elsewhere supersedes the rest of the sweep. A sweep
+    # may be stopped only by an operation that sweeps the same rows again, or it could leave a
+    # range half done (flipped but not queued): a Pause or a Resume therefore sweeps on through a
+    # Close and a Purge, which touch no task.
     sweeps_while: frozenset[SessionStatus] = frozenset()
     # Written by the operation's last step (Purge marks PURGED only once the data is gone).
     finishes_to: SessionStatus | None = None
@@ -50,19 +60,22 @@ TRANSITIONS: dict[Operation, SessionTransition] = {
         admits_to=S.CANCELLED,
         stamps="cancelled_at",
         stops_submission=True,
+        sweeps=frozenset({TASKS, RESULTS}),
         sweeps_while=frozenset({S.CANCELLED, S.PURGED}),
     ),
     Operation.PAUSE: SessionTransition(
         accepts=frozenset({S.RUNNING}),
         admits_to=S.PAUSED,
         takes_over_tasks=True,
-        sweeps_while=frozenset({S.PAUSED, S.CLOSED}),
+        sweeps=frozenset({TASKS}),
+        sweeps_while=frozenset({S.PAUSED, S.CLOSED, S.PURGED}),
     ),
     Operation.RESUME: SessionTransition(
         accepts=frozenset({S.PAUSED, S.RUNNING}),
         admits_to=S.RUNNING,
         takes_over_tasks=True,
-        sweeps_while=frozenset({S.RUNNING, S.CLOSED}),
+        sweeps=frozenset({TASKS}),
+        sweeps_while=frozenset({S.RUNNING, S.CLOSED, S.PURGED}),
     ),
     Operation.CLOSE: SessionTransition(
         accepts=frozenset({S.RUNNING, S.PAUSED}),
@@ -72,6 +85,7 @@ TRANSITIONS: dict[Operation, SessionTransition] = {
     ),
     Operation.PURGE: SessionTransition(
         accepts=frozenset({S.CLOSED, S.CANCELLED}),
+        sweeps=frozenset({RESULTS}),
         sweeps_while=frozenset({S.CLOSED, S.CANCELLED}),
         finishes_to=S.PURGED,
         finish_stamps="purged_at",
@@ -81,6 +95,7 @@ TRANSITIONS: dict[Operation, SessionTransition] = {
         admits_to=S.DELETED,
         stamps="deleted_at",
         stops_submission=True,
+        sweeps=frozenset({TASKS, RESULTS}),
         sweeps_while=frozenset({S.DELETED}),
     ),
     # The flags to clear come with the request.
@@ -113,18 +128,52 @@ RESULT_FLIPS: dict[Operation, Flip] = {
     ),
 }
 
-# After a sweep, which tasks of the session belong in their partition's queue, by operation.
+# The tasks that belong in their partition's queue, whatever the session's status.
 QUEUED_TASK_STATUS = TaskStatus.SUBMITTED
 
+# Task statuses a session never holds, once the operations on it have ended, by its status.
+FORBIDDEN_TASK_STATUSES: dict[SessionStatus, frozenset[TaskStatus]] = {
+    S.PAUSED: frozenset({TaskStatus.SUBMITTED, TaskStatus.DISPATCHED}),
+    S.RUNNING: frozenset({TaskStatus.PAUSED}),
+    S.CANCELLED: frozenset(NON_FINAL_TASK_STATUSES),
+}
 
-def refusal(operation: Operation, status: SessionStatus | None) -> tuple[str, str] | None:
+
+def refusal(
+    operation: Operation, session_id: str, status: SessionStatus | None
+) -> tuple[str, str] | None:
     """Why `operation` may not be admitted on a session in `status` (None: missing), as
     (refusal kind, message), or None when it may."""
     if status is None or status not in LIVE:
-        return NOT_FOUND, "session not found"
+        return NOT_FOUND, f"session {session_id} not found"
     if status not in TRANSITIONS[operation].accepts:
         return (
             FAILED_PRECONDITION,
-            f"cannot {operation.value} a session that is {status.name}",
+            f"cannot {operation.value} session {session_id}: it is {status.name}",
         )
     return None
+
+
+def guard(operation: Operation, epoch: int) -> Guard:
+    """What a batch of `operation`, admitted with `epoch`, requires of its session to commit."""
+    transition = TRANSITIONS[operation]
+    return Guard(
+        statuses=sorted(transition.sweeps_while),
+        epoch=epoch if transition.takes_over_tasks else None,
+    )
+
+
+def superseded(
+    operation: Operation,
+    admitted_epoch: int,
+    finished: bool,
+    current: tuple[SessionStatus, int] | None,
+) -> bool:
+    """Whether a later admission has taken the session away from an admitted operation, whose
+    sweep then stops at its next batch. `current` is the session's (status, epoch), None once it
+    is gone. An operation with nothing to sweep, or whose last step committed, is complete once
+    admitted: nothing can supersede it."""
+    transition = TRANSITIONS[operation]
+    if not transition.sweeps or finished or operation == Operation.DELETE:
+        return False
+    return current is None or not guard(operation, admitted_epoch).allows(*current)

@@ -26,13 +26,15 @@ class Stores:
 
     @classmethod
     async def connect(cls, settings: Settings) -> "Stores":
-        db = await Database.connect(settings.postgres_dsn, settings.postgres_pool_size)
+        timeout = settings.store_timeout
+        db = await Database.connect(settings.postgres_dsn, settings.pool_size, timeout)
         objects = await ObjectStorage.connect(
             settings.s3_endpoint,
             settings.s3_bucket,
             settings.s3_access_key,
             settings.s3_secret_key,
             settings.s3_region,
+            timeout,
         )
         return cls(
             db=db,
@@ -41,7 +43,7 @@ class Stores:
             tasks=TasksTable(db),
             results=ResultsTable(db),
             operations=OperationsLog(db),
-            queue=Queue.connect(settings.redis_url),
+            queue=Queue.connect(settings.redis_url, timeout),
             objects=objects,
         )
 

@@ -4,11 +4,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 import asyncpg
 
 # Any constant will do: it only keeps two processes from migrating at the same time.
 MIGRATION_LOCK = 7_233_5432
+# A migration may rewrite a large table, and waits for another process's: no store timeout.
+MIGRATION_TIMEOUT = 3600.0
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -16,37 +19,62 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 class Database:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
         self.pool = pool
+        self.timeout = timeout
 
     @classmethod
-    async def connect(cls, dsn: str, size: int = 8) -> "Database":
+    async def connect(cls, dsn: str, size: int, call_timeout: float) -> "Database":
+        """A pool of `size` connections in which connecting, checking a connection out and
+        running any statement (lock waits included) each fail after `call_timeout` seconds."""
         pool = await asyncpg.create_pool(
             dsn,
             min_size=1,
             max_size=size,
             init=_init_connection,
-            # A batch that hangs on a dead server must fail well within the activity's heartbeat
-            # timeout, so that Temporal retries it.
-            command_timeout=30,
-            timeout=5,
+            command_timeout=call_timeout,
+            timeout=call_timeout,
         )
-        return cls(pool)
+        return cls(pool, call_timeout)
 
     async def close(self) -> None:
         await self.pool.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.pool.acquire() as conn, conn.transaction():
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire(timeout=self.timeout) as conn:
             yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.connection() as conn, conn.transaction():
+            yield conn
+
+    # One statement on a connection of its own, checked out under the same timeout.
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            return await conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        async with self.connection() as conn:
+            return await conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        async with self.connection() as conn:
+            return await conn.execute(query, *args)
 
     async def migrate(self) -> list[str]:
         """Apply the SQL files of stores/migrations not applied yet, in order. Safe to run from
         several processes at once, and on every start."""
         applied: list[str] = []
-        async with self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        wait = MIGRATION_TIMEOUT
+        async with self.pool.acquire(timeout=wait) as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK, timeout=wait)
             try:
                 await conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -58,7 +86,7 @@ class Database:
                     if version in done:
                         continue
                     async with conn.transaction():
-                        await conn.execute(sql)
+                        await conn.execute(sql, timeout=wait)
                         await conn.execute(
                             "INSERT INTO schema_migrations (version) VALUES ($1)", version
                         )

@@ -1,5 +1,6 @@
 """ObjectStorage: result bytes in an S3 bucket, keyed by the result's opaque id."""
 
+import asyncio
 from contextlib import AsyncExitStack
 
 import aioboto3
@@ -8,18 +9,33 @@ from botocore.exceptions import ClientError
 
 # S3's limit for one DeleteObjects call.
 MAX_KEYS_PER_DELETE = 1000
+# Outside every session's prefix (session ids hold no dot-prefixed name).
+WARM_UP_KEY = ".armonik-sessions/warm-up"
+# Uploads (the seed tool's) wait this long for an answer: an upload is never tried twice, since
+# a first attempt still in flight at the server could land after a purge deleted the object,
+# and leave an object no row knows any more.
+UPLOAD_TIMEOUT = 120.0
 
 
 class ObjectStorage:
-    def __init__(self, client, bucket: str, stack: AsyncExitStack) -> None:
+    def __init__(self, client, bucket: str, stack: AsyncExitStack, call_timeout: float) -> None:
         self.s3 = client
         self.bucket = bucket
         self._stack = stack
+        self.call_timeout = call_timeout
 
     @classmethod
     async def connect(
-        cls, endpoint: str, bucket: str, access_key: str, secret_key: str, region: str
+        cls,
+        endpoint: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        call_timeout: float,
     ) -> "ObjectStorage":
+        """A client whose deletes and reads fail after `call_timeout` seconds (Temporal retries
+        the batch), and that never retries a call itself."""
         stack = AsyncExitStack()
         session = aioboto3.Session()
         client = await stack.enter_async_context(
@@ -30,20 +46,20 @@ class ObjectStorage:
                 aws_secret_access_key=secret_key,
                 region_name=region,
                 config=Config(
-                    # A call to a dead server must fail well within a heartbeat timeout.
-                    connect_timeout=3,
-                    read_timeout=10,
-                    retries={"max_attempts": 1},
+                    connect_timeout=call_timeout / 2,
+                    read_timeout=UPLOAD_TIMEOUT,
+                    retries={"mode": "standard", "total_max_attempts": 1},
                     max_pool_connections=64,
                 ),
             )
         )
-        return cls(client, bucket, stack)
+        return cls(client, bucket, stack, call_timeout)
 
     async def close(self) -> None:
         await self._stack.aclose()
 
     async def ensure_bucket(self) -> None:
+        """Create the bucket if it is missing, and make it ready for writes."""
         try:
             await self.s3.head_bucket(Bucket=self.bucket)
         except ClientError:
@@ -55,28 +71,34 @@ class ObjectStorage:
                     "BucketAlreadyExists",
                 ):
                     raise
+        # Some servers (SeaweedFS among them) allocate a bucket's storage at its first write,
+        # which can hold the writes of that moment for seconds: take that wait here, once.
+        await self.put(WARM_UP_KEY, b"")
+        await self.delete([WARM_UP_KEY])
 
     async def put(self, key: str, data: bytes) -> None:
         await self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
 
     async def get(self, key: str) -> bytes | None:
-        try:
-            response = await self.s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as e:
-            if e.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise
-        async with response["Body"] as body:
-            return await body.read()
+        async with asyncio.timeout(self.call_timeout):
+            try:
+                response = await self.s3.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as e:
+                if e.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                    return None
+                raise
+            async with response["Body"] as body:
+                return await body.read()
 
     async def delete(self, keys: list[str]) -> None:
         """Delete the objects; a key with no object is not an error, so a retry is harmless."""
         for i in range(0, len(keys), MAX_KEYS_PER_DELETE):
             chunk = keys[i : i + MAX_KEYS_PER_DELETE]
-            response = await self.s3.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
-            )
+            async with asyncio.timeout(self.call_timeout):
+                response = await self.s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                )
             errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
             if errors:
                 raise RuntimeError(f"S3 refused to delete {len(errors)} objects: {errors[:3]}")

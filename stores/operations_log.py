@@ -88,7 +88,7 @@ class OperationsLog:
         )
 
     async def of_session(self, session_id: str) -> list[AdmittedOperation]:
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             f"SELECT {OPERATION_COLUMNS} FROM operations WHERE session_id = $1 ORDER BY seq",
             session_id,
         )
@@ -101,13 +101,29 @@ class OperationsLog:
     async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
         """Count a batch before it begins, outside its transaction, so that a batch cut short by
         a crash is counted too."""
-        await self.db.pool.execute(
+        await self.db.execute(
             "INSERT INTO operation_steps (op_id, step, session_id, batches_started)"
             " VALUES ($1, $2, $3, 1) ON CONFLICT (op_id, step) DO UPDATE"
             " SET batches_started = operation_steps.batches_started + 1, updated_at = now()",
             op_id,
             step,
             session_id,
+        )
+
+    async def total(self, op_id: str, step: str) -> int | None:
+        """How many rows the step walks, once counted."""
+        return await self.db.fetchval(
+            "SELECT total FROM operation_steps WHERE op_id = $1 AND step = $2", op_id, step
+        )
+
+    async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None:
+        await self.db.execute(
+            "INSERT INTO operation_steps (op_id, step, session_id, total) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (op_id, step) DO UPDATE SET total = $4, updated_at = now()",
+            op_id,
+            step,
+            session_id,
+            total,
         )
 
     async def checkpoint(self, conn: asyncpg.Connection, op_id: str, step: str) -> Checkpoint:
@@ -144,13 +160,13 @@ class OperationsLog:
         )
 
     async def steps(self, op_id: str) -> list[Checkpoint]:
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE op_id = $1 ORDER BY step", op_id
         )
         return [Checkpoint(**dict(r)) for r in rows]
 
     async def steps_of_session(self, session_id: str) -> list[Checkpoint]:
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE session_id = $1"
             " ORDER BY op_id, step",
             session_id,

@@ -20,7 +20,7 @@ class PartitionsTable:
         self.db = db
 
     async def upsert(self, partition: Partition) -> Partition:
-        row = await self.db.pool.fetchrow(
+        row = await self.db.fetchrow(
             f"INSERT INTO partitions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (partition_id) DO UPDATE SET"
             " parent_partition_ids = EXCLUDED.parent_partition_ids,"
@@ -40,7 +40,7 @@ class PartitionsTable:
 
     async def ensure(self, partition: Partition) -> None:
         """Insert the partition unless one with its id exists."""
-        await self.db.pool.execute(
+        await self.db.execute(
             "INSERT INTO partitions (partition_id, pod_configuration) VALUES ($1, $2)"
             " ON CONFLICT (partition_id) DO NOTHING",
             partition.partition_id,
@@ -48,18 +48,18 @@ class PartitionsTable:
         )
 
     async def get(self, partition_id: str) -> Partition | None:
-        row = await self.db.pool.fetchrow(
+        row = await self.db.fetchrow(
             f"SELECT {COLUMNS} FROM partitions WHERE partition_id = $1", partition_id
         )
         return _partition(row) if row else None
 
     async def all(self) -> list[Partition]:
-        rows = await self.db.pool.fetch(f"SELECT {COLUMNS} FROM partitions ORDER BY partition_id")
+        rows = await self.db.fetch(f"SELECT {COLUMNS} FROM partitions ORDER BY partition_id")
         return [_partition(r) for r in rows]
 
     async def missing(self, partition_ids: list[str]) -> list[str]:
         """The ids among `partition_ids` that name no partition."""
-        rows = await self.db.pool.fetch(
+        rows = await self.db.fetch(
             "SELECT id FROM unnest($1::text[]) AS id"
             " WHERE NOT EXISTS (SELECT 1 FROM partitions p WHERE p.partition_id = id)",
             partition_ids,

@@ -7,6 +7,7 @@ twice.
 """
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import redis.asyncio as redis
@@ -43,6 +44,10 @@ def queue_key(partition_id: str) -> str:
     return PREFIX + partition_id
 
 
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def _rank(priority: int) -> int:
     return MAX_PRIORITY - max(MIN_PRIORITY, min(MAX_PRIORITY, priority))
 
@@ -52,18 +57,17 @@ class Queue:
         self.redis = client
 
     @classmethod
-    def connect(cls, url: str) -> "Queue":
+    def connect(cls, url: str, timeout: float) -> "Queue":
+        """A client whose every command, its one retry included, fails within `timeout`."""
         return cls(
             redis.Redis.from_url(
                 url,
                 decode_responses=True,
-                # Short timeouts: a batch must fail, and be retried, well within its heartbeat
-                # timeout.
-                socket_timeout=5,
-                socket_connect_timeout=5,
-                # After a Redis restart every pooled connection is dead; without this the
+                socket_timeout=timeout / 3,
+                socket_connect_timeout=timeout / 3,
+                # After a Redis restart every pooled connection is dead; without a retry the
                 # first command on each fails. Every command here is safe to repeat.
-                retry=Retry(ExponentialBackoff(cap=1, base=0.05), 5),
+                retry=Retry(ExponentialBackoff(cap=timeout / 6, base=0.05), 1),
                 retry_on_error=[
                     redis_errors.ConnectionError,
                     redis_errors.TimeoutError,
@@ -110,6 +114,29 @@ class Queue:
     async def depths(self) -> dict[str, int]:
         """The number of tasks queued on each partition that has a queue."""
         return await self._per_queue(lambda pipe, key: pipe.zcard(key))
+
+    async def queued(self, tasks: list[QueuedTask]) -> list[bool]:
+        """Whether each task is in its partition's queue; for checks and tests."""
+        by_partition: dict[str, list[int]] = defaultdict(list)
+        for i, t in enumerate(tasks):
+            by_partition[t.partition_id].append(i)
+        found = [False] * len(tasks)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition_id, indexes in by_partition.items():
+                pipe.zmscore(queue_key(partition_id), [tasks[i].member for i in indexes])
+            answers = await pipe.execute()
+        for indexes, scores in zip(by_partition.values(), answers, strict=True):
+            for i, score in zip(indexes, scores, strict=True):
+                found[i] = score is not None
+        return found
+
+    async def members_of(self, session_id: str) -> AsyncIterator[tuple[str, str]]:
+        """Every queue entry of the session's tasks, as (partition, member), however many; for
+        checks and tests."""
+        pattern = _glob_escape(session_id) + "/*"
+        async for key in self.redis.scan_iter(match=PREFIX + "*", count=1000):
+            async for member, _ in self.redis.zscan_iter(key, match=pattern, count=10_000):
+                yield key.removeprefix(PREFIX), member
 
     async def members(self, partition_id: str) -> list[str]:
         """Every member of the partition's queue; for checks and tests."""

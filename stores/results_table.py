@@ -77,7 +77,4 @@ class ResultsTable(SessionRows):
 
     async def all_rows(self, session_id: str) -> list[ResultRow]:
         """Every result of the session; for checks and tests, not for sweeps."""
-        rows = await self.db.pool.fetch(
-            f"SELECT {', '.join(self.columns)} FROM results WHERE session_id = $1", session_id
-        )
-        return [ResultRow(**dict(r)) for r in rows]
+        return [ResultRow(**dict(r)) async for chunk in self.walk(session_id) for r in chunk]

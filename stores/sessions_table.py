@@ -52,7 +52,7 @@ class SessionsTable:
 
     async def get(self, session_id: str, conn: asyncpg.Connection | None = None) -> Session | None:
         """The stored row, tombstone included: callers decide what DELETED means to them."""
-        row = await (conn or self.db.pool).fetchrow(
+        row = await (conn or self.db).fetchrow(
             f"SELECT {COLUMNS} FROM sessions WHERE session_id = $1", session_id
         )
         return _session(row) if row else None
@@ -76,11 +76,7 @@ class SessionsTable:
         row = await conn.fetchrow(
             "SELECT status, epoch FROM sessions WHERE session_id = $1 FOR SHARE", session_id
         )
-        return (
-            row is not None
-            and row["status"] in guard.statuses
-            and (guard.epoch is None or row["epoch"] == guard.epoch)
-        )
+        return row is not None and guard.allows(row["status"], row["epoch"])
 
     async def apply(
         self,
@@ -158,7 +154,7 @@ class SessionsTable:
         sort = _column(query.sort_field, for_sort=True)
         direction = "DESC" if query.sort_desc else "ASC"
         base = f"FROM sessions WHERE status <> {int(SessionStatus.DELETED)} AND ({where})"
-        async with self.db.pool.acquire() as conn:
+        async with self.db.connection() as conn:
             total = await conn.fetchval(f"SELECT count(*) {base}", *params)
             rows = await conn.fetch(
                 f"SELECT {COLUMNS} {base} ORDER BY {sort} {direction}, session_id {direction}"

@@ -1,5 +1,6 @@
 """TasksTable: the tasks of every session."""
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
@@ -48,10 +49,15 @@ class TasksTable(SessionRows):
 
     async def with_status(self, session_id: str, statuses: list[int]) -> list[TaskRow]:
         """Every task of the session in `statuses`; for checks and tests, not for sweeps."""
-        rows = await self.db.pool.fetch(
-            f"SELECT {', '.join(self.columns)} FROM tasks WHERE session_id = $1"
-            " AND status = ANY($2::smallint[])",
-            session_id,
-            [int(s) for s in statuses],
-        )
-        return [TaskRow(**dict(r)) for r in rows]
+        wanted = {int(s) for s in statuses}
+        return [
+            task
+            async for chunk in self.chunks(session_id)
+            for task in chunk
+            if task.status in wanted
+        ]
+
+    async def chunks(self, session_id: str) -> AsyncIterator[list[TaskRow]]:
+        """Every task of the session, by chunks in key order; for checks and tests."""
+        async for chunk in self.walk(session_id):
+            yield [TaskRow(**dict(r)) for r in chunk]

@@ -14,17 +14,19 @@ class CancelSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: set the session status to Cancelled. The diagram draws this arrow last;
-        # it comes first here so that submission stops and no other operation is admitted while
-        # the tasks are being cancelled (see lifecycle/transitions.py).
-        await self.update_session()
-        # TasksTable: set the session's unfinished tasks to Cancelled, by batch, and take them
-        # out of their queue.
-        await self.sweep(
-            update_tasks(TASK_FLIPS[Operation.CANCEL]),
-            dequeue_tasks(frozenset({TaskStatus.CANCELLED})),
-        )
-        # ResultsTable: set the session's results to Aborted.
-        await self.sweep(update_results(RESULT_FLIPS[Operation.CANCEL]))
+        async with self.performing(request):
+            # SessionsTable: set the session status to Cancelled. The diagram draws this arrow last;
+            # it comes first here so that submission stops and no other operation is admitted while
+            # the tasks are being cancelled (see lifecycle/transitions.py).
+            await self.update_session()
+            # TasksTable: set the session's unfinished tasks to Cancelled, by batch, and take them
+            # out of their queue.
+            await self.sweep(
+                update_tasks(TASK_FLIPS[Operation.CANCEL]),
+                dequeue_tasks(frozenset({TaskStatus.CANCELLED})),
+            )
+            # ResultsTable: set the session's results to Aborted.
+            await self.sweep(update_results(RESULT_FLIPS[Operation.CANCEL]))
+            # SessionsTable: the updated session metadata, for the caller.
+            await self.read_session()
         return self.outcome()

@@ -13,7 +13,7 @@ class CloseSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: set the session status to Closed.
-        await self.update_session()
+        async with self.performing(request):
+            # SessionsTable: set the session status to Closed.
+            await self.update_session()
         return self.outcome()

@@ -1,6 +1,6 @@
 from temporalio import workflow
 
-from workflows.operation import SHORT_CALL, SessionOperation
+from workflows.operation import SessionOperation
 
 with workflow.unsafe.imports_passed_through():
     from lifecycle.models import (
@@ -19,13 +19,16 @@ class CreateSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: CreateRequest) -> OperationOutcome:
-        self.begin(OperationRequest(request.session_id))
-        # PartitionsTable: check the partitions given to the session exist.
-        self._at("partitions")
-        checked = await self._call("check_partitions", request, SHORT_CALL, CreateRequest)
-        # SessionsTable: insert the new session.
-        self._at("insert")
-        self.written = await self._call(
-            "insert_session", SessionInsert(self.op_id, checked), SHORT_CALL, SessionWrite
+        as_operation = OperationRequest(
+            request.session_id, heartbeat_timeout=request.heartbeat_timeout
         )
+        async with self.performing(as_operation):
+            # PartitionsTable: check the partitions given to the session exist.
+            self._at("partitions")
+            checked = await self._call("check_partitions", request, CreateRequest)
+            # SessionsTable: insert the new session.
+            self._at("insert")
+            self.written = await self._call(
+                "insert_session", SessionInsert(self.op_id, checked), SessionWrite
+            )
         return self.outcome()

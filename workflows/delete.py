@@ -19,15 +19,15 @@ class DeleteSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: get the session metadata, and mark it DELETED: from now on every other
-        # operation finds it missing, and their sweeps stop.
-        await self.update_session()
-        # TasksTable: delete the session's tasks, by range, once they are out of their queue.
-        await self.sweep(dequeue_tasks(), delete_tasks())
-        # ResultsTable: delete the session's results, by range, once their objects are deleted,
-        # so that no object is left behind.
-        await self.sweep(delete_objects(), delete_results())
-        # SessionsTable: delete the session metadata.
-        await self.delete_session()
+        async with self.performing(request):
+            # SessionsTable: get the session metadata, and mark it DELETED: from now on every other
+            # operation finds it missing, and their sweeps stop.
+            await self.update_session()
+            # TasksTable: delete the session's tasks, by range, once they are out of their queue.
+            await self.sweep(dequeue_tasks(), delete_tasks())
+            # ResultsTable: delete the session's results, by range, once their objects are deleted,
+            # so that no object is left behind.
+            await self.sweep(delete_objects(), delete_results())
+            # SessionsTable: delete the session metadata.
+            await self.delete_session()
         return self.outcome()

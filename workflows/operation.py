@@ -1,12 +1,16 @@
 """What every session operation workflow shares: its identity, its admission, its batch sweeps,
-progress, and continue-as-new."""
+its answer, progress, and continue-as-new."""
 
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from lifecycle.models import (
@@ -15,15 +19,17 @@ with workflow.unsafe.imports_passed_through():
         OperationOutcome,
         OperationRequest,
         Progress,
+        Refusal,
+        Session,
         SessionUpdate,
         SessionWrite,
         StepProgress,
         Sweep,
         SweepProgress,
     )
-    from lifecycle.refusals import REFUSAL_TYPES, Refused, refusal_of
-    from lifecycle.statuses import Operation
-    from lifecycle.transitions import TRANSITIONS, Flip
+    from lifecycle.refusals import REFUSAL_KINDS
+    from lifecycle.statuses import Operation, SessionStatus
+    from lifecycle.transitions import Flip, guard
 
 # Stores come back after an outage: retry for as long as it takes, with backoff. Refusals are the
 # only errors not worth a second try.
@@ -31,16 +37,24 @@ RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
-    non_retryable_error_types=REFUSAL_TYPES,
+    non_retryable_error_types=REFUSAL_KINDS,
 )
-SHORT_CALL = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RETRY}
-# A batch takes well under a second; a worker that stops heartbeating for 5 s is presumed dead
-# and its call is retried elsewhere, from the last committed batch.
-BATCH_CALL = {
-    "start_to_close_timeout": timedelta(minutes=10),
-    "heartbeat_timeout": timedelta(seconds=5),
-    "retry_policy": RETRY,
-}
+# A call that is not a batch makes a few statements, each bounded by the store timeout (half a
+# heartbeat timeout): twice the heartbeat timeout is ample, and is how long a dead worker's call
+# waits before its retry.
+SHORT_CALL_HEARTBEATS = 2
+# A batch call heartbeats in the background; this only bounds a call that is alive but stuck.
+BATCH_CALL_TIMEOUT = timedelta(minutes=10)
+
+# Search attributes the starter sets (SessionId, Operation) and the workflow's own (Outcome), so
+# that the Temporal UI can list a session's operations and tell refusals from failures.
+SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
+OPERATION = SearchAttributeKey.for_keyword("Operation")
+OUTCOME = SearchAttributeKey.for_keyword("Outcome")
+
+
+class Stopped(Exception):
+    """Raised inside a workflow once its operation was refused: no further step runs."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,9 @@ class SessionOperation:
         self.written: SessionWrite | None = None
         self.steps_done: list[str] = []
         self.superseded = False
+        self.refusal: Refusal | None = None
+        # The session as the operation leaves it, once read back after its sweeps.
+        self.final: Session | None = None
         self._progress: Progress | None = None
 
     @workflow.query
@@ -107,6 +124,16 @@ class SessionOperation:
         return self._progress or Progress(self.operation, "")
 
     # --- the steps every operation is made of --------------------------------------------------
+
+    @asynccontextmanager
+    async def performing(self, request: OperationRequest) -> AsyncIterator[None]:
+        """Run the steps of the operation; a refusal ends them, and the workflow then completes
+        with the refusal as its outcome (see outcome())."""
+        self.begin(request)
+        try:
+            yield
+        except Stopped:
+            pass
 
     def begin(self, request: OperationRequest) -> None:
         self.request = request
@@ -138,13 +165,13 @@ class SessionOperation:
                 client=self.request.client,
                 worker=self.request.worker,
             ),
-            SHORT_CALL,
             SessionWrite,
         )
         if write.superseded:
             self.superseded = True
         if write.session is not None:
             self.written = write
+        self.final = write.session
         self.steps_done.append(step)
 
     async def sweep(self, *stages: Stage) -> None:
@@ -153,6 +180,7 @@ class SessionOperation:
         name = stages[0].step
         if name in self.steps_done or self.superseded:
             return
+        self.final = None
         carried = self.request.carried
         cursor = carried.cursor if carried is not None and carried.step == name else ""
         while True:
@@ -169,6 +197,19 @@ class SessionOperation:
             self._continue_as_new_if_long(name, cursor)
         self.steps_done.append(name)
 
+    async def read_session(self) -> None:
+        """SessionsTable: the session as the operation leaves it, for the caller. After a sweep
+        another operation may have moved it on (a Close during a Resume): the caller learns
+        where it is now."""
+        if self.final is not None:
+            return
+        self._at("read")
+        self.final = await self._call("get_session", self.request.session_id, Session)
+        if self.final is None:
+            # Deleted meanwhile, row and all.
+            assert self.written is not None and self.written.session is not None
+            self.final = dataclasses.replace(self.written.session, status=SessionStatus.DELETED)
+
     async def delete_session(self) -> None:
         if "delete" in self.steps_done or self.superseded:
             return
@@ -176,17 +217,21 @@ class SessionOperation:
         await self._call(
             "delete_session",
             SessionUpdate(self.op_id, self.request.session_id, self.operation),
-            SHORT_CALL,
             None,
         )
         self.steps_done.append("delete")
 
     def outcome(self) -> OperationOutcome:
-        assert self.written is not None and self.written.session is not None
         progress = self.progress()
+        if self.refusal is not None:
+            progress.state = "refused"
+            self._finish_with("refused")
+            return OperationOutcome(None, progress=progress, refusal=self.refusal)
+        session = self.final or (self.written.session if self.written else None)
+        assert session is not None
         progress.state = "superseded" if self.superseded else "done"
-        self._show()
-        return OperationOutcome(self.written.session, self.superseded, progress)
+        self._finish_with(progress.state)
+        return OperationOutcome(session, self.superseded, progress)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -195,11 +240,7 @@ class SessionOperation:
         return self.written.epoch if self.written else 0
 
     def guard(self) -> Guard:
-        transition = TRANSITIONS[self.operation]
-        return Guard(
-            statuses=sorted(transition.sweeps_while),
-            epoch=self.epoch if transition.takes_over_tasks else None,
-        )
+        return guard(self.operation, self.epoch)
 
     async def _stage(
         self, stage: Stage, after: str, until: str | None, over: Stage | None = None
@@ -216,39 +257,55 @@ class SessionOperation:
             keep_manual=stage.keep_manual,
         )
         self._at(stage.step)
-        result = await self._call(stage.activity, sweep, BATCH_CALL, SweepProgress)
+        result = await self._call(stage.activity, sweep, SweepProgress, batch=True)
         self._record(stage.step, result, over.step if over else None)
         if result.superseded:
             self.superseded = True
         return result
 
-    async def _call(self, activity: str, arg, options: dict, result_type):
+    async def _call(self, activity: str, arg: Any, result_type: Any, *, batch: bool = False):
+        """Run one activity, retried until its store answers. A refusal stops the operation."""
+        heartbeat = timedelta(seconds=self.request.heartbeat_timeout)
         try:
+            if batch:
+                return await workflow.execute_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=BATCH_CALL_TIMEOUT,
+                    heartbeat_timeout=heartbeat,
+                    retry_policy=RETRY,
+                )
             return await workflow.execute_activity(
-                activity, arg, result_type=result_type, **options
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=heartbeat * SHORT_CALL_HEARTBEATS,
+                retry_policy=RETRY,
             )
-        except ActivityError as e:
-            refusal = refusal_of(e)
-            if refusal is not None:
-                raise Refused(refusal.type or "", refusal.message) from None
-            raise
+        except ActivityError as error:
+            refusal = _refusal_of(error)
+            if refusal is None:
+                raise
+            self.refusal = refusal
+            raise Stopped from None
 
     def _continue_as_new_if_long(self, step: str, cursor: str) -> None:
         info = workflow.info()
         limit = self.request.history_limit
         if info.is_continue_as_new_suggested() or info.get_current_history_length() > limit:
             assert self.written is not None and self._progress is not None
-            workflow.continue_as_new(
-                OperationRequest(
-                    session_id=self.request.session_id,
-                    client=self.request.client,
-                    worker=self.request.worker,
-                    history_limit=limit,
-                    carried=Carried(
-                        self.op_id, self.written, self.steps_done, step, cursor, self._progress
-                    ),
-                )
+            carried = Carried(
+                self.op_id, self.written, self.steps_done, step, cursor, self._progress
             )
+            workflow.continue_as_new(dataclasses.replace(self.request, carried=carried))
+
+    def _finish_with(self, outcome: str) -> None:
+        """Tag the execution with how it ended, where the starter tagged it (the time-skipping
+        test server knows no custom search attribute)."""
+        self._show()
+        if workflow.info().typed_search_attributes.get(SESSION_ID) is not None:
+            workflow.upsert_search_attributes([OUTCOME.value_set(outcome)])
 
     # --- progress ------------------------------------------------------------------------------
 
@@ -285,6 +342,8 @@ class SessionOperation:
         """The workflow's current details in the Temporal UI."""
         p = self.progress()
         lines = [f"**{p.operation.value}** session `{p.session_id}`: {p.state} ({p.step})"]
+        if self.refusal is not None:
+            lines.append(f"refused, {self.refusal.kind}: {self.refusal.message}")
         for s in p.steps:
             total = f" / {s.total:,}" if s.total is not None else ""
             lines.append(
@@ -292,3 +351,12 @@ class SessionOperation:
                 f" {s.batches_committed:,} batches{' (done)' if s.done else ''}"
             )
         workflow.set_current_details("\n".join(lines))
+
+
+def _refusal_of(error: BaseException | None) -> Refusal | None:
+    """The refusal at the root of an activity's failure, if it was one."""
+    while error is not None:
+        if isinstance(error, ApplicationError) and error.type in REFUSAL_KINDS:
+            return Refusal(error.type, error.message)
+        error = error.__cause__
+    return None

@@ -14,13 +14,15 @@ class PauseSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: set the session status to Paused.
-        await self.update_session()
-        # TasksTable: set the Submitted or Dispatched tasks to Paused, by batch, and take them
-        # out of their queue so that nothing dispatches them until a resume.
-        await self.sweep(
-            update_tasks(TASK_FLIPS[Operation.PAUSE]),
-            dequeue_tasks(frozenset({TaskStatus.PAUSED})),
-        )
+        async with self.performing(request):
+            # SessionsTable: set the session status to Paused.
+            await self.update_session()
+            # TasksTable: set the Submitted or Dispatched tasks to Paused, by batch, and take them
+            # out of their queue so that nothing dispatches them until a resume.
+            await self.sweep(
+                update_tasks(TASK_FLIPS[Operation.PAUSE]),
+                dequeue_tasks(frozenset({TaskStatus.PAUSED})),
+            )
+            # SessionsTable: the updated session metadata, for the caller.
+            await self.read_session()
         return self.outcome()

@@ -14,17 +14,19 @@ class PurgeSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: get the session metadata; a session that is not CLOSED or CANCELLED is
-        # refused here, before any data is touched.
-        await self.update_session()
-        purged = RESULT_FLIPS[Operation.PURGE]
-        # ResultsTable: get the session's results; ObjectStorage: delete their objects;
-        # ResultsTable: set them to Deleted. By range, objects first.
-        await self.sweep(
-            delete_objects(purged.from_statuses, keep_manual=True),
-            update_results(purged),
-        )
-        # SessionsTable: update the session status to Purged.
-        await self.update_session(finish=True)
+        async with self.performing(request):
+            # SessionsTable: get the session metadata; a session that is not CLOSED or CANCELLED is
+            # refused here, before any data is touched.
+            await self.update_session()
+            purged = RESULT_FLIPS[Operation.PURGE]
+            # ResultsTable: get the session's results; ObjectStorage: delete their objects;
+            # ResultsTable: set them to Deleted. By range, objects first.
+            await self.sweep(
+                delete_objects(purged.from_statuses, keep_manual=True),
+                update_results(purged),
+            )
+            # SessionsTable: update the session status to Purged.
+            await self.update_session(finish=True)
+            # SessionsTable: the updated session metadata, for the caller.
+            await self.read_session()
         return self.outcome()

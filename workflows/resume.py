@@ -14,11 +14,13 @@ class ResumeSession(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: set the session status to Running.
-        await self.update_session()
-        # TasksTable: set the Paused tasks to Submitted, by batch; Queue: insert the tasks of
-        # each range into their queue. A range is queued before the next one is flipped, and a
-        # crash between the two arrows is finished by the retry (ArmoniK.Core #803).
-        await self.sweep(update_tasks(TASK_FLIPS[Operation.RESUME]), enqueue_tasks())
+        async with self.performing(request):
+            # SessionsTable: set the session status to Running.
+            await self.update_session()
+            # TasksTable: set the Paused tasks to Submitted, by batch; Queue: insert the tasks of
+            # each range into their queue. A range is queued before the next one is flipped, and a
+            # crash between the two arrows is finished by the retry (ArmoniK.Core #803).
+            await self.sweep(update_tasks(TASK_FLIPS[Operation.RESUME]), enqueue_tasks())
+            # SessionsTable: the updated session metadata, for the caller.
+            await self.read_session()
         return self.outcome()

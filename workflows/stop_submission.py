@@ -13,7 +13,7 @@ class StopSubmission(SessionOperation):
 
     @workflow.run
     async def run(self, request: OperationRequest) -> OperationOutcome:
-        self.begin(request)
-        # SessionsTable: update the session metadata (the flags only ever go to false).
-        await self.update_session()
+        async with self.performing(request):
+            # SessionsTable: update the session metadata (the flags only ever go to false).
+            await self.update_session()
         return self.outcome()

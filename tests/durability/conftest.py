@@ -15,6 +15,9 @@ KILLS = int(os.environ.get("CHAOS_KILLS", "3"))
 # Small enough batches that each operation runs many of them, so that every kill lands in the
 # middle of one.
 WORKER_BATCHES = {"TASK_BATCH_SIZE": "500", "RESULT_BATCH_SIZE": "200", "BATCHES_PER_CALL": "10"}
+# A killed worker's call is retried after this long: shorter than the default, so that the many
+# kills of these tests cost less waiting.
+HEARTBEAT_TIMEOUT = 5.0
 
 
 @pytest.fixture
@@ -28,7 +31,9 @@ async def spawn_worker(stack, queue_name):
     started = []
 
     def spawn():
-        worker = stack.worker(TEMPORAL_TASK_QUEUE=queue_name, **WORKER_BATCHES)
+        worker = stack.worker(
+            TEMPORAL_TASK_QUEUE=queue_name, HEARTBEAT_TIMEOUT=HEARTBEAT_TIMEOUT, **WORKER_BATCHES
+        )
         worker.start()
         started.append(worker)
         return worker
@@ -41,4 +46,7 @@ async def spawn_worker(stack, queue_name):
 @pytest.fixture
 async def chaos_client(stack, stores, temporal, queue_name) -> SessionsClient:
     """A client whose operations go to the worker processes, not to the in-process worker."""
-    return SessionsClient(stores, stack_settings(stack, temporal_task_queue=queue_name), temporal)
+    settings = stack_settings(
+        stack, temporal_task_queue=queue_name, heartbeat_timeout=HEARTBEAT_TIMEOUT
+    )
+    return SessionsClient(stores, settings, temporal)

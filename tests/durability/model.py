@@ -4,9 +4,13 @@ admissions committed) and compare with what the stores hold."""
 from collections import Counter
 from dataclasses import dataclass, field
 
+from client.sessions import OperationHandle, SessionsClient
+from lifecycle.models import OperationOutcome
+from lifecycle.refusals import Refused
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS, TRANSITIONS
 from stores.connect import Stores
+from tests.support import op_id
 
 
 @dataclass
@@ -95,3 +99,63 @@ async def observe(stores: Stores, session_id: str) -> SessionModel:
         tasks=+Counter(await stores.tasks.count_by_status(session_id)),
         results=+Counter((r.status, r.manual_deletion, r.opaque_id in objects) for r in rows),
     )
+
+
+@dataclass
+class Request:
+    """One request of a client, and how it ended."""
+
+    session_id: str
+    operation: Operation
+    client: bool = True
+    worker: bool = True
+    delay: float = 0.0
+    handle: OperationHandle | None = None
+    outcome: OperationOutcome | None = None
+    refused: Refused | None = None
+
+
+async def send(client: SessionsClient, request: Request) -> Request:
+    """Start the request's operation (or join the one running) and wait for its end."""
+    request.handle = await client.start(
+        request.operation, request.session_id, client=request.client, worker=request.worker
+    )
+    try:
+        request.outcome = await request.handle.result()
+    except Refused as refused:
+        request.refused = refused
+    return request
+
+
+async def assert_replays(
+    stores: Stores, session_id: str, initial: SessionModel, requests: list[Request]
+) -> SessionModel | None:
+    """Once every request on the session has ended: the stores hold what replaying the admitted
+    requests on `initial`, in the order the session admitted them, gives; every accepted request
+    was admitted (joined requests share one admission) and no refused one was. Answers the
+    replayed model, or None once the session is deleted."""
+    mine = [r for r in requests if r.session_id == session_id]
+    final = await observe(stores, session_id)
+    if final.deleted:
+        assert any(r.operation == Operation.DELETE and r.outcome for r in mine)
+        return None
+    log = await stores.operations.of_session(session_id)
+    admitted = [a for a in log if a.operation != Operation.CREATE]
+    by_op = {op_id(r.handle): r for r in mine}
+    # An operation whose effect comes with its last step (Purge) takes effect where that step
+    # committed, which may be after other operations' admissions.
+    events = [(a.seq, "admit", a) for a in admitted]
+    events += [(a.finished_seq, "finish", a) for a in admitted if a.finished_seq]
+    model = SessionModel(**{**vars(initial), "tasks": +initial.tasks, "results": +initial.results})
+    for _, event, admission in sorted(events, key=lambda e: e[0]):
+        request = by_op[admission.op_id]
+        assert request.outcome is not None, "an admitted request must not be refused"
+        if event == "admit":
+            model.admit(admission.operation, request.client, request.worker)
+        else:
+            model.finish(admission.operation)
+    admitted_ids = {a.op_id for a in admitted}
+    assert {op_id(r.handle) for r in mine if r.outcome} == admitted_ids
+    assert not {op_id(r.handle) for r in mine if r.refused} & admitted_ids
+    assert final == model, f"session {session_id}: {final} != {model}"
+    return model

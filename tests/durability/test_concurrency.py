@@ -1,14 +1,12 @@
 """Hundreds of operations fired at once at a few sessions: at quiescence each session is in a
-state SPEC §2 can produce from the requests it admitted, in the order it admitted them."""
+state the lifecycle can produce from the requests it admitted, in the order it admitted them."""
 
 import asyncio
 import os
 import random
-from dataclasses import dataclass
 
 from client.invariants import check
-from client.sessions import OperationHandle, OperationRefused
-from lifecycle.models import OperationOutcome
+from client.sessions import OperationHandle
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
 from lifecycle.statuses import (
     FINAL_TASK_STATUSES,
@@ -18,7 +16,7 @@ from lifecycle.statuses import (
     TaskStatus,
 )
 from tests.conftest import report_figure
-from tests.durability.model import SessionModel, observe
+from tests.durability.model import Request, assert_replays, observe, send
 from tests.support import eventually, new_session, op_id
 
 SESSIONS = int(os.environ.get("CHAOS_SESSIONS", "10"))
@@ -43,18 +41,6 @@ WEIGHTED = [
 STOP_FLAGS = [(True, False), (False, True), (True, True)]
 
 
-@dataclass
-class Request:
-    session_id: str
-    operation: Operation
-    client: bool = True
-    worker: bool = True
-    delay: float = 0.0
-    handle: OperationHandle | None = None
-    outcome: OperationOutcome | None = None
-    refused: OperationRefused | None = None
-
-
 async def test_concurrent_operations_stay_within_the_spec(client):
     rng = random.Random(2026)
     sessions = [await new_session(client, mix=MIX, results=40) for _ in range(SESSIONS)]
@@ -69,13 +55,7 @@ async def test_concurrent_operations_stay_within_the_spec(client):
 
     async def fire(request: Request) -> None:
         await asyncio.sleep(request.delay)  # spreads the requests in time; not a synchronisation
-        request.handle = await client.start(
-            request.operation, request.session_id, client=request.client, worker=request.worker
-        )
-        try:
-            request.outcome = await request.handle.result()
-        except OperationRefused as refused:
-            request.refused = refused
+        await send(client, request)
 
     await asyncio.gather(*(fire(r) for r in requests))
 
@@ -88,34 +68,8 @@ async def test_concurrent_operations_stay_within_the_spec(client):
         f"concurrency: {REQUESTS} requests on {SESSIONS} sessions: {len(accepted)} accepted,"
         f" {len(refused)} refused, {len(executions)} workflow executions"
     )
-
     for session_id in sessions:
-        mine = [r for r in requests if r.session_id == session_id]
-        final = await observe(client.stores, session_id)
-        if final.deleted:
-            assert any(r.operation == Operation.DELETE and r.outcome for r in mine)
-            continue
-        # Replay what the session admitted, in the order its admissions (and the last steps
-        # that carry an effect, Purge's) committed.
-        log = await client.stores.operations.of_session(session_id)
-        admitted = [a for a in log if a.operation != Operation.CREATE]
-        by_op = {op_id(r.handle): r for r in mine}
-        events = [(a.seq, "admit", a) for a in admitted]
-        events += [(a.finished_seq, "finish", a) for a in admitted if a.finished_seq]
-        model: SessionModel = initial[session_id]
-        for _, event, admission in sorted(events, key=lambda e: e[0]):
-            request = by_op[admission.op_id]
-            assert request.outcome is not None, "an admitted request must not be refused"
-            if event == "admit":
-                model.admit(admission.operation, request.client, request.worker)
-            else:
-                model.finish(admission.operation)
-        # Every accepted request was admitted (joined requests share one admission) and no
-        # refused request left an admission behind.
-        admitted_ids = {a.op_id for a in admitted}
-        assert {op_id(r.handle) for r in mine if r.outcome} == admitted_ids
-        assert not {op_id(r.handle) for r in mine if r.refused} & admitted_ids
-        assert final == model, f"session {session_id}: {final} != {model}"
+        await assert_replays(client.stores, session_id, initial[session_id], requests)
 
     report = await check(client.stores, sessions)
     assert report.ok, report.examples

@@ -5,6 +5,7 @@ import os
 
 from lifecycle.statuses import Operation, TaskStatus
 from tests.conftest import report_figure
+from tests.integration.history import run_lengths
 from tests.support import new_session
 
 MILLION = int(os.environ.get("HISTORY_TASKS", "1000000"))
@@ -21,19 +22,10 @@ async def test_history_of_a_million_task_pause_stays_under_500_events(
         handle = await chaos_client.start(Operation.PAUSE, session_id)
         outcome = await handle.result()
         assert outcome.progress.steps[0].changed == MILLION
-        run_id = handle.handle.first_execution_run_id
-        runs, longest = 0, 0
-        while run_id:
-            run = temporal.get_workflow_handle(handle.workflow_id, run_id=run_id)
-            history = await run.fetch_history()
-            runs += 1
-            longest = max(longest, len(history.events))
-            last = history.events[-1]
-            run_id = (
-                last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                if last.HasField("workflow_execution_continued_as_new_event_attributes")
-                else None
-            )
+        lengths = await run_lengths(
+            temporal, handle.workflow_id, handle.handle.first_execution_run_id
+        )
+        runs, longest = len(lengths), max(lengths)
         report_figure(
             f"history: pause of {MILLION:,} tasks: {longest} events in its longest run"
             f" ({runs} run(s))"

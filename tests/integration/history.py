@@ -27,3 +27,19 @@ async def failed_activities(temporal: Client, workflow_id: str) -> list[str]:
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
     ]
+
+
+async def run_lengths(temporal: Client, workflow_id: str, first_run_id: str) -> list[int]:
+    """The history length of each run of an execution, following continue-as-new."""
+    lengths: list[int] = []
+    run_id: str | None = first_run_id
+    while run_id:
+        history = await temporal.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        lengths.append(len(history.events))
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return lengths

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.sessions import OperationHandle, OperationRefused
+from client.sessions import OperationHandle
 from lifecycle.models import CreateRequest, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, SessionStatus
@@ -121,7 +121,7 @@ async def test_create_on_an_unknown_partition_is_not_found_and_inserts_nothing(
         options(partition_id=names.get(partition_id, "")),
         session_id=session_id,
     )
-    with pytest.raises(OperationRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await handle.result()
 
     assert refused.value.kind == NOT_FOUND
@@ -171,7 +171,7 @@ async def test_client_refuses_invalid_options_before_starting_anything(
     with pytest.raises(Refused) as refused:
         await client.start_create(partition_ids, task_options, session_id=session_id)
 
-    assert refused.value.type == INVALID_ARGUMENT
+    assert refused.value.kind == INVALID_ARGUMENT
     # No workflow was started, and no row inserted.
     with pytest.raises(RPCError) as missing:
         await temporal.get_workflow_handle(workflow_id(Operation.CREATE, session_id)).describe()
@@ -194,7 +194,7 @@ async def test_create_workflow_refuses_invalid_options_in_check_partitions(
         id=wid,
         task_queue=settings.temporal_task_queue,
     )
-    with pytest.raises(OperationRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await OperationHandle(raw, Operation.CREATE, session_id).result()
 
     assert refused.value.kind == INVALID_ARGUMENT

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from client.sessions import OperationRefused
 from lifecycle.models import OperationOutcome, Session
-from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
+from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus, TaskStatus
 from tests.integration.snapshot import Snapshot, assert_invariants, take
 from tests.integration.states import (
@@ -240,14 +239,14 @@ async def test_accepted_operation_has_exactly_the_effects_of_its_row(
 
 
 async def assert_not_found_by_anything(client, session_id: str) -> None:
-    with pytest.raises(OperationRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await client.get(session_id)
     assert refused.value.kind == NOT_FOUND
 
     async def refusal(operation: Operation) -> str:
         try:
             await client.run(operation, session_id)
-        except OperationRefused as e:
+        except Refused as e:
             return e.kind
         return "accepted"
 
@@ -290,7 +289,7 @@ async def test_refused_operation_answers_its_kind_and_changes_nothing(
     session_id = sessions_by_start[start]
     before = await take(stores, session_id)
 
-    with pytest.raises(OperationRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await client.run(operation, session_id)
 
     assert refused.value.kind == kind, refused.value.message

@@ -46,11 +46,11 @@ async def test_seed_refuses_tasks_the_sessions_status_forbids(client, status, fo
         await client.run(Operation.PAUSE, session.session_id)
     with pytest.raises(Refused) as refused:
         await seed(client.stores, session.session_id, 10, forbidden)
-    assert refused.value.type == FAILED_PRECONDITION
+    assert refused.value.kind == FAILED_PRECONDITION
     assert await client.stores.tasks.count(session.session_id) == 0
 
 
 async def test_seed_refuses_a_missing_session(client):
     with pytest.raises(Refused) as refused:
         await seed(client.stores, "no-such-session", 10)
-    assert refused.value.type == NOT_FOUND
+    assert refused.value.kind == NOT_FOUND

@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 
 from settings import Settings
+from stack.temporal_server import SEARCH_ATTRIBUTES
 
 COMPOSE = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
 
@@ -36,4 +37,5 @@ def test_worker_is_configured_by_the_same_variables_as_make_run():
 
 def test_search_attributes_are_registered():
     command = " ".join(COMPOSE["services"]["temporal-setup"]["command"])
-    assert "SessionId" in command and "Operation" in command
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        assert f"--name {name} --type {kind}" in command

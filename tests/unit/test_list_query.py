@@ -25,7 +25,7 @@ from stores.sessions_table import Condition, ListQuery
 def test_bad_list_arguments_are_refused(kwargs):
     with pytest.raises(Refused) as refused:
         ListQuery(**kwargs)
-    assert refused.value.type == INVALID_ARGUMENT
+    assert refused.value.kind == INVALID_ARGUMENT
 
 
 def test_good_list_arguments_pass():

@@ -40,8 +40,7 @@ def test_empty_partition_id_means_the_first_of_the_sessions():
 def test_invalid_options_are_refused(options):
     with pytest.raises(Refused) as refused:
         resolve_create(["a"], options, "default")
-    assert refused.value.type == INVALID_ARGUMENT
-    assert refused.value.non_retryable
+    assert refused.value.kind == INVALID_ARGUMENT
 
 
 def test_an_empty_partition_id_in_the_list_is_refused():

@@ -1,4 +1,4 @@
-"""The transition table against SPEC §2."""
+"""The transition table against the lifecycle of docs/lifecycle.md."""
 
 import pytest
 
@@ -10,7 +10,14 @@ from lifecycle.statuses import (
     SessionStatus,
     TaskStatus,
 )
-from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS, TRANSITIONS, refusal
+from lifecycle.transitions import (
+    RESULT_FLIPS,
+    TASK_FLIPS,
+    TRANSITIONS,
+    guard,
+    refusal,
+    superseded,
+)
 
 S = SessionStatus
 ACCEPTED_FROM = {
@@ -28,7 +35,7 @@ LIVE = [S.RUNNING, S.CANCELLED, S.PAUSED, S.CLOSED, S.PURGED]
 @pytest.mark.parametrize("operation", list(ACCEPTED_FROM))
 @pytest.mark.parametrize("status", LIVE)
 def test_each_operation_is_accepted_or_refused_as_the_spec_says(operation, status):
-    answer = refusal(operation, status)
+    answer = refusal(operation, "s-1", status)
     if status in ACCEPTED_FROM[operation]:
         assert answer is None
     else:
@@ -38,7 +45,9 @@ def test_each_operation_is_accepted_or_refused_as_the_spec_says(operation, statu
 @pytest.mark.parametrize("operation", list(ACCEPTED_FROM))
 @pytest.mark.parametrize("status", [None, S.DELETED])
 def test_a_missing_or_deleted_session_is_not_found(operation, status):
-    assert refusal(operation, status)[0] == NOT_FOUND
+    kind, message = refusal(operation, "s-1", status)
+    assert kind == NOT_FOUND
+    assert "s-1" in message
 
 
 def test_statuses_keep_armonik_numeric_values():
@@ -109,8 +118,73 @@ def test_submission_stops_when_a_session_leaves_running_for_good():
 
 def test_each_sweep_runs_only_while_its_operation_still_holds():
     """A later operation that moves the session out of these statuses supersedes the sweep."""
-    assert TRANSITIONS[Operation.PAUSE].sweeps_while == {S.PAUSED, S.CLOSED}
-    assert TRANSITIONS[Operation.RESUME].sweeps_while == {S.RUNNING, S.CLOSED}
+    assert TRANSITIONS[Operation.PAUSE].sweeps_while == {S.PAUSED, S.CLOSED, S.PURGED}
+    assert TRANSITIONS[Operation.RESUME].sweeps_while == {S.RUNNING, S.CLOSED, S.PURGED}
     assert TRANSITIONS[Operation.CANCEL].sweeps_while == {S.CANCELLED, S.PURGED}
     assert TRANSITIONS[Operation.PURGE].sweeps_while == {S.CLOSED, S.CANCELLED}
     assert TRANSITIONS[Operation.DELETE].sweeps_while == {S.DELETED}
+
+
+def _moves(later: Operation, status: SessionStatus) -> list[SessionStatus]:
+    """The statuses `later`, admitted on a session in `status`, leaves it in along the way."""
+    transition = TRANSITIONS[later]
+    admitted = transition.admits_to or status
+    return [admitted] + ([transition.finishes_to] if transition.finishes_to else [])
+
+
+@pytest.mark.parametrize("running", [op for op in TRANSITIONS if TRANSITIONS[op].sweeps])
+@pytest.mark.parametrize("later", list(TRANSITIONS))
+def test_a_sweep_is_stopped_only_by_an_operation_that_sweeps_its_rows_again(running, later):
+    """Stopping a sweep between its two arrows over a range (tasks flipped, not yet queued) is
+    safe only if the operation that stops it walks the same rows again and puts each where its
+    status says. Any other operation admitted meanwhile must let the sweep run on."""
+    sweep = TRANSITIONS[running]
+    for status in sweep.sweeps_while & TRANSITIONS[later].accepts:
+        stops = any(s not in sweep.sweeps_while for s in _moves(later, status)) or (
+            sweep.takes_over_tasks and TRANSITIONS[later].takes_over_tasks
+        )
+        if stops:
+            assert sweep.sweeps <= TRANSITIONS[later].sweeps, (
+                f"{later.value} from {status.name} stops a {running.value} sweep"
+                f" but does not sweep its {sorted(sweep.sweeps)} again"
+            )
+
+
+@pytest.mark.parametrize("operation", [op for op in TRANSITIONS if TRANSITIONS[op].sweeps])
+def test_an_operation_sweeps_in_the_status_its_admission_leaves(operation):
+    transition = TRANSITIONS[operation]
+    for status in transition.accepts:
+        assert (transition.admits_to or status) in transition.sweeps_while
+
+
+def test_the_guard_carries_the_epoch_only_for_operations_that_take_tasks_over():
+    assert guard(Operation.PAUSE, 7).epoch == 7
+    assert guard(Operation.RESUME, 7).allows(S.RUNNING, 7)
+    assert not guard(Operation.RESUME, 7).allows(S.RUNNING, 8)
+    assert guard(Operation.CANCEL, 7).epoch is None
+    assert guard(Operation.CANCEL, 7).allows(S.PURGED, 99)
+    assert not guard(Operation.PURGE, 0).allows(S.DELETED, 0)
+
+
+@pytest.mark.parametrize(
+    ("operation", "epoch", "finished", "current", "expected"),
+    [
+        # A Pause (admitted with epoch 2) is overtaken by a Resume (epoch 3)...
+        (Operation.PAUSE, 2, False, (S.RUNNING, 3), True),
+        # ...but not by a Close or a Purge, which touch no task.
+        (Operation.PAUSE, 2, False, (S.CLOSED, 2), False),
+        (Operation.PAUSE, 2, False, (S.PURGED, 2), False),
+        (Operation.RESUME, 3, False, (S.PAUSED, 4), True),
+        (Operation.RESUME, 3, False, (S.CANCELLED, 3), True),
+        (Operation.RESUME, 3, False, None, True),
+        # A Purge whose last step committed is complete, PURGED as it left the session.
+        (Operation.PURGE, 0, True, (S.PURGED, 0), False),
+        (Operation.PURGE, 0, False, (S.DELETED, 0), True),
+        # Nothing overtakes what has no sweep, nor a Delete.
+        (Operation.CLOSE, 0, False, (S.CANCELLED, 0), False),
+        (Operation.STOP_SUBMISSION, 0, False, None, False),
+        (Operation.DELETE, 0, False, None, False),
+    ],
+)
+def test_superseded(operation, epoch, finished, current, expected):
+    assert superseded(operation, epoch, finished, current) is expected

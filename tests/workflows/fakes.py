@@ -193,6 +193,7 @@ class FakeStore:
             self.check_partitions,
             self.insert_session,
             self.update_session,
+            self.get_session,
             self.delete_session,
             self.update_tasks,
             self.delete_tasks,
@@ -244,7 +245,7 @@ class FakeStore:
             session.status = transition.finishes_to
             call.result = SessionWrite(self._snapshot(), session.epoch)
             return call.result
-        refused = refusal(update.operation, session.status if session else None)
+        refused = refusal(update.operation, update.session_id, session.status if session else None)
         if refused:
             raise Refused(*refused)
         assert session is not None
@@ -258,6 +259,12 @@ class FakeStore:
             session.client_submission &= not update.client
             session.worker_submission &= not update.worker
         call.result = SessionWrite(self._snapshot(), session.epoch)
+        return call.result
+
+    @activity.defn(name="get_session")
+    async def get_session(self, session_id: str) -> Session | None:
+        call = await self._enter("get_session", session_id)
+        call.result = self._snapshot()
         return call.result
 
     @activity.defn(name="delete_session")

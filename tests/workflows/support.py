@@ -7,6 +7,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.failure_interceptor import FailureInterceptor
 from lifecycle.models import CreateRequest, Guard, OperationOutcome, OperationRequest
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS
@@ -24,6 +25,7 @@ def worker(env: WorkflowEnvironment, store: FakeStore, task_queue: str) -> Worke
         task_queue=task_queue,
         workflows=list(WORKFLOWS.values()),
         activities=store.activities(),
+        interceptors=[FailureInterceptor()],
     )
 
 

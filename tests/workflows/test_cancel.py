@@ -20,6 +20,7 @@ async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
         ("dequeue_tasks", key(4), key(5)),
         ("update_results", "", None),
         ("update_results", key(4), None),
+        ("get_session",),
     ]
     assert outcome.session.status == SessionStatus.CANCELLED
     assert not outcome.session.client_submission and not outcome.session.worker_submission

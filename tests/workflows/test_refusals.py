@@ -1,13 +1,13 @@
-"""A refused operation fails its workflow with the refusal, at once (no retry), and touches
-nothing: no activity runs after the one that refused."""
+"""A refused operation completes its workflow with the refusal as its outcome, at once (no
+retry), and touches nothing: no activity runs after the one that refused. Completing, not
+failing, is what lets an operator tell a refused request from a real failure in the UI."""
 
 import copy
 
 import pytest
-from temporalio.client import WorkflowFailureError
 
-from lifecycle.models import CreateRequest, TaskOptions
-from lifecycle.refusals import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, refusal_of
+from lifecycle.models import CreateRequest, OperationOutcome, TaskOptions
+from lifecycle.refusals import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.fakes import FakeStore, options
 from tests.workflows.support import execute
@@ -15,11 +15,11 @@ from tests.workflows.support import execute
 S = SessionStatus
 
 
-def assert_refused(failure: pytest.ExceptionInfo[WorkflowFailureError], kind: str) -> None:
-    refusal = refusal_of(failure.value)
-    assert refusal is not None, failure.value
-    assert refusal.type == kind
-    assert refusal.non_retryable
+def assert_refused(outcome: OperationOutcome, kind: str) -> None:
+    assert outcome.refusal is not None, outcome
+    assert outcome.refusal.kind == kind
+    assert outcome.session is None
+    assert outcome.progress.state == "refused"
 
 
 @pytest.mark.parametrize(
@@ -43,10 +43,9 @@ async def test_refused_admission_fails_once_and_touches_nothing(env, operation, 
     store = FakeStore(status=status, tasks=6, results=6)
     before = copy.deepcopy(store.session)
 
-    with pytest.raises(WorkflowFailureError) as failure:
-        await execute(env, store, operation)
+    outcome = await execute(env, store, operation)
 
-    assert_refused(failure, kind)
+    assert_refused(outcome, kind)
     # One attempt of the admission, and nothing after it.
     assert [(c.activity, c.attempt) for c in store.calls] == [("update_session", 1)]
     assert store.session == before
@@ -64,9 +63,16 @@ async def test_refused_create_inserts_nothing(env, partitions, task_options, kin
     store = FakeStore(status=None)
     request = CreateRequest(store.session_id, partitions, task_options)
 
-    with pytest.raises(WorkflowFailureError) as failure:
-        await execute(env, store, Operation.CREATE, request)
+    outcome = await execute(env, store, Operation.CREATE, request)
 
-    assert_refused(failure, kind)
+    assert_refused(outcome, kind)
     assert [(c.activity, c.attempt) for c in store.calls] == [("check_partitions", 1)]
     assert store.session is None
+
+
+async def test_a_not_found_names_the_session(env):
+    store = FakeStore(status=None)
+
+    outcome = await execute(env, store, Operation.PAUSE)
+
+    assert store.session_id in outcome.refusal.message

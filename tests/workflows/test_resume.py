@@ -21,6 +21,7 @@ async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
         ("update_tasks", key(4), None),
         ("enqueue_tasks", key(4), key(8)),
         ("update_tasks", key(8), None),
+        ("get_session",),
     ]
     assert outcome.session.status == SessionStatus.RUNNING
     assert not outcome.superseded

@@ -36,6 +36,7 @@ async def test_a_failed_sweep_call_is_retried_over_the_same_range(env):
         ("dequeue_tasks", key(4), key(8)),
         ("update_tasks", key(8), None),
         ("dequeue_tasks", key(8), key(10)),
+        ("get_session",),
     ]
     retried = store.of("update_tasks")[1:4]
     assert [c.attempt for c in retried] == [1, 2, 3]

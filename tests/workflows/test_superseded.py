@@ -1,6 +1,6 @@
 """A later operation that moves the session elsewhere supersedes the rest of a sweep: the guard of
-the next batch fails, the workflow stops there and answers superseded, with the session as its own
-admission left it."""
+the next batch fails, the workflow stops there and answers superseded, with the session as the later
+operation left it (read back at the end), so that the caller learns where it is now."""
 
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.fakes import FakeStore, key
@@ -34,12 +34,13 @@ async def test_pause_superseded_by_a_resume_stops_its_sweep(env):
         ("update_session", "admit"),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
-        ("update_tasks", key(4), None),  # answered superseded: nothing follows
+        ("update_tasks", key(4), None),  # answered superseded: no sweep follows
+        ("get_session",),
     ]
-    assert store.calls[-1].result.superseded
+    assert store.of("update_tasks")[-1].result.superseded
     assert outcome.superseded
-    assert outcome.session == store.of("update_session")[0].result.session
-    assert outcome.session.status == SessionStatus.PAUSED
+    assert outcome.session == store.of("get_session")[0].result
+    assert outcome.session.status == SessionStatus.RUNNING
     assert outcome.progress.state == "superseded"
 
 
@@ -53,9 +54,10 @@ async def test_resume_superseded_in_a_follower_opens_no_further_range(env):
         ("update_session", "admit"),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
+        ("get_session",),
     ]
     assert outcome.superseded
-    assert outcome.session.status == SessionStatus.RUNNING
+    assert outcome.session.status == SessionStatus.PAUSED
 
 
 async def test_cancel_superseded_by_a_delete_skips_its_later_sweeps(env):
@@ -65,9 +67,13 @@ async def test_cancel_superseded_by_a_delete_skips_its_later_sweeps(env):
     outcome = await execute(env, store, Operation.CANCEL)
 
     # Neither the queue nor the results sweep runs.
-    assert store.trace() == [("update_session", "admit"), ("update_tasks", "", None)]
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("get_session",),
+    ]
     assert outcome.superseded
-    assert outcome.session.status == SessionStatus.CANCELLED
+    assert outcome.session.status == SessionStatus.DELETED
 
 
 async def test_purge_superseded_mid_sweep_never_finishes(env):
@@ -81,12 +87,12 @@ async def test_purge_superseded_mid_sweep_never_finishes(env):
         ("delete_objects", "", None),
         ("update_results", "", key(4)),
         ("delete_objects", key(4), None),
+        ("get_session",),
     ]
     # No finish: the session is never marked PURGED by a purge that did not complete.
     assert [c.arg.finish for c in store.of("update_session")] == [False]
     assert outcome.superseded
-    assert outcome.session == store.of("update_session")[0].result.session
-    assert outcome.session.status == SessionStatus.CLOSED
+    assert outcome.session.status == SessionStatus.DELETED
 
 
 async def test_purge_whose_finish_finds_the_session_moved_answers_superseded(env):
@@ -99,3 +105,60 @@ async def test_purge_whose_finish_finds_the_session_moved_answers_superseded(env
     assert store.trace()[-1] == ("update_session", "finish")
     assert outcome.superseded
     assert outcome.session.status != SessionStatus.PURGED
+
+
+async def test_resume_superseded_by_a_delete_that_removed_the_row_answers_deleted(env):
+    store = FakeStore(status=SessionStatus.PAUSED, tasks=10)
+
+    def deleted() -> None:
+        store.session = None
+
+    store.before("update_tasks", 2, deleted)
+
+    outcome = await execute(env, store, Operation.RESUME)
+
+    assert outcome.superseded
+    assert store.of("get_session")[0].result is None
+    # The last known session, marked as what it became.
+    assert outcome.session.session_id == store.session_id
+    assert outcome.session.status == SessionStatus.DELETED
+
+
+async def test_resume_through_a_close_and_a_purge_sweeps_on_and_answers_the_purged_session(env):
+    """Close and Purge touch no task: a Resume sweeps on through them, every range flipped and
+    queued, and its caller learns the session is PURGED now, not RUNNING."""
+    store = FakeStore(status=SessionStatus.PAUSED, tasks=10)
+    store.before("enqueue_tasks", 1, move(store, SessionStatus.CLOSED))
+    store.before("update_tasks", 3, move(store, SessionStatus.PURGED))
+
+    outcome = await execute(env, store, Operation.RESUME)
+
+    assert store.trace() == [
+        ("update_session", "admit"),
+        ("update_tasks", "", None),
+        ("enqueue_tasks", "", key(4)),
+        ("update_tasks", key(4), None),
+        ("enqueue_tasks", key(4), key(8)),
+        ("update_tasks", key(8), None),
+        ("enqueue_tasks", key(8), key(10)),
+        ("get_session",),
+    ]
+    assert not outcome.superseded
+    assert outcome.session.status == SessionStatus.PURGED
+
+
+async def test_pause_through_a_close_and_a_purge_takes_every_range_out_of_the_queue(env):
+    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store.before("dequeue_tasks", 1, move(store, SessionStatus.CLOSED))
+    store.before("dequeue_tasks", 2, move(store, SessionStatus.PURGED))
+
+    outcome = await execute(env, store, Operation.PAUSE)
+
+    assert [(c.after, c.until) for c in store.of("dequeue_tasks")] == [
+        ("", key(4)),
+        (key(4), key(8)),
+        (key(8), key(10)),
+    ]
+    assert not any(c.result.superseded for c in store.sweeps())
+    assert not outcome.superseded
+    assert outcome.session.status == SessionStatus.PURGED
