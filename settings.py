@@ -4,7 +4,7 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lifecycle.models import DEFAULT_HEARTBEAT_TIMEOUT
+from lifecycle.models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HISTORY_LIMIT
 
 
 class Settings(BaseSettings):
@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # An activity call runs this many batches before it hands progress back to its workflow,
     # which keeps both the activity short and the workflow history small.
     batches_per_call: int = 20
+    # An operation's workflow continues as new once its history passes this many events, so
+    # that it stays small (and quick to replay) whatever the session's size.
+    history_limit: int = DEFAULT_HISTORY_LIMIT
 
     @property
     def store_timeout(self) -> float:

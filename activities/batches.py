@@ -8,20 +8,16 @@ idempotent. Work is handed back to the workflow every `max_batches` batches, so 
 shows there and no activity call runs for long.
 """
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 
-import asyncpg
-
 from activities.heartbeat import Heartbeat, heartbeating, last_details
-from lifecycle.models import Sweep, SweepProgress
-from stores.database import Database
+from lifecycle.models import StepProgress, Sweep
 from stores.keyset import Span
-from stores.operations_log import Checkpoint, OperationsLog
-from stores.session_rows import SessionRows
-from stores.sessions_table import SessionsTable
+from stores.protocols import Database, OperationsLog, SessionRows, SessionsTable, Tx
 
 # Changes the rows of a span and answers how many changed.
-BatchWork = Callable[[asyncpg.Connection, Span], Awaitable[int]]
+BatchWork = Callable[[Tx, Span], Awaitable[int]]
 # Rows counted per statement when a step counts what it will walk: one statement stays well
 # within the store timeout whatever the session's size.
 COUNT_CHUNK = 100_000
@@ -46,13 +42,14 @@ class BatchRunner:
         rows: SessionRows,
         batch_size: int,
         work: BatchWork,
-    ) -> SweepProgress:
+    ) -> StepProgress:
         """Run batches of `work` over `rows`, from the step's checkpoint on, until the range ends,
         the guard fails, or (for a step that opens the range) `batches_per_call` batches ran."""
         max_batches = self.batches_per_call if sweep.until is None else None
         resume_after = max(sweep.after, str(last_details().get("cursor", "")))
         async with heartbeating(cursor=resume_after) as heartbeat:
-            total = await self._total(sweep, rows, heartbeat) if _opens_step(sweep) else None
+            if _opens_step(sweep):
+                await self._count(sweep, rows, heartbeat)
             batches = 0
             while True:
                 await self.operations.count_batch_start(sweep.op_id, sweep.step, sweep.session_id)
@@ -63,29 +60,24 @@ class BatchRunner:
                         await self.operations.advance(
                             tx, sweep.op_id, sweep.step, after, 0, 0, checkpoint.done
                         )
-                        return _progress(
-                            checkpoint, after, 0, 0, done=False, total=total, superseded=True
-                        )
+                        return _after_batch(checkpoint, after, 0, 0, False, superseded=True)
                     span = await rows.span(tx, sweep.session_id, after, sweep.until, batch_size)
                     changed = await work(tx, span) if span.rows else 0
                     await self.operations.advance(
                         tx, sweep.op_id, sweep.step, span.last, span.rows, changed, span.exhausted
                     )
                 batches += 1
-                progress = _progress(
-                    checkpoint, span.last, span.rows, changed, done=span.exhausted, total=total
-                )
+                progress = _after_batch(checkpoint, span.last, span.rows, changed, span.exhausted)
                 heartbeat.update(cursor=progress.cursor, scanned=progress.scanned)
                 if span.exhausted or (max_batches is not None and batches >= max_batches):
                     return progress
 
-    async def _total(self, sweep: Sweep, rows: SessionRows, heartbeat: Heartbeat) -> int:
-        """How many rows the step walks. Counted once, by bounded chunks (a session of ten
-        million rows takes seconds to count), and kept with the step's checkpoint: a retry of
-        the first call reads it back instead of counting again."""
-        total = await self.operations.total(sweep.op_id, sweep.step)
-        if total is not None:
-            return total
+    async def _count(self, sweep: Sweep, rows: SessionRows, heartbeat: Heartbeat) -> None:
+        """Count the rows the step walks, for its progress. Counted once, by bounded chunks (a
+        session of ten million rows takes seconds to count), and kept with the step's
+        checkpoint: a retry of the first call finds it there instead of counting again."""
+        if await self.operations.total(sweep.op_id, sweep.step) is not None:
+            return
         total, after = 0, ""
         while True:
             async with self.db.connection() as conn:
@@ -95,7 +87,6 @@ class BatchRunner:
             if span.exhausted:
                 break
         await self.operations.record_total(sweep.op_id, sweep.step, sweep.session_id, total)
-        return total
 
 
 def _opens_step(sweep: Sweep) -> bool:
@@ -103,24 +94,22 @@ def _opens_step(sweep: Sweep) -> bool:
     return sweep.after == "" and sweep.until is None
 
 
-def _progress(
-    checkpoint: Checkpoint,
+def _after_batch(
+    checkpoint: StepProgress,
     cursor: str,
     scanned: int,
     changed: int,
-    *,
     done: bool,
-    total: int | None,
+    *,
     superseded: bool = False,
-) -> SweepProgress:
-    """The step's figures so far: the checkpoint as read before this batch, plus the batch."""
-    return SweepProgress(
+) -> StepProgress:
+    """The step's figures so far: its checkpoint as read before this batch, plus the batch."""
+    return dataclasses.replace(
+        checkpoint,
         cursor=cursor,
         scanned=checkpoint.scanned + scanned,
         changed=checkpoint.changed + changed,
         done=done,
-        superseded=superseded,
-        total=total,
-        batches_started=checkpoint.batches_started,
         batches_committed=checkpoint.batches_committed + 1,
+        superseded=superseded,
     )

@@ -5,9 +5,8 @@ are gone, so an object never outlives the last row that knows its key."""
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import Sweep, SweepProgress
-from stores.object_storage import ObjectStorage
-from stores.results_table import ResultsTable
+from lifecycle.models import StepProgress, Sweep
+from stores.protocols import ObjectStorage, ResultsTable
 
 
 class ObjectStorageActivities:
@@ -23,8 +22,8 @@ class ObjectStorageActivities:
         self.runner = runner
         self.batch_size = batch_size
 
-    @activity.defn(name="delete_objects")
-    async def delete_objects(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def delete_objects(self, sweep: Sweep) -> StepProgress:
         """Delete the objects of the session's results in `from_statuses` (every result if
         empty), by batch."""
 

@@ -4,10 +4,11 @@ transaction, so a retried batch recomputes them instead of trusting a list it wa
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import Sweep, SweepProgress
+from lifecycle.models import StepProgress, Sweep
 from lifecycle.transitions import QUEUED_TASK_STATUS
-from stores.queue import Queue, QueuedTask
-from stores.tasks_table import TaskRow, TasksTable
+from stores.protocols import Queue, TasksTable
+from stores.queue import QueuedTask
+from stores.tasks_table import TaskRow
 
 
 def _queued(rows: list[TaskRow]) -> list[QueuedTask]:
@@ -23,8 +24,8 @@ class QueueActivities:
         self.runner = runner
         self.batch_size = batch_size
 
-    @activity.defn(name="enqueue_tasks")
-    async def enqueue_tasks(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def enqueue_tasks(self, sweep: Sweep) -> StepProgress:
         """Push every SUBMITTED task of the range to its partition's queue, by batch. Tasks that
         are queued already keep their place, so this also repairs a half-done push."""
 
@@ -34,8 +35,8 @@ class QueueActivities:
 
         return await self.runner.run(sweep, self.tasks, self.batch_size, push)
 
-    @activity.defn(name="dequeue_tasks")
-    async def dequeue_tasks(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def dequeue_tasks(self, sweep: Sweep) -> StepProgress:
         """Remove the range's tasks in `from_statuses` (every task if empty) from their queue."""
 
         async def remove(tx, span):

@@ -9,10 +9,10 @@ from activities.results import ResultsActivities
 from activities.sessions import SessionsActivities
 from activities.tasks import TasksActivities
 from settings import Settings
-from stores.connect import Stores
+from stores.protocols import StoreSet
 
 
-def activities(stores: Stores, settings: Settings) -> list[Callable]:
+def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
     runner = BatchRunner(stores.db, stores.sessions, stores.operations, settings.batches_per_call)
     sessions = SessionsActivities(
         stores.db,
@@ -30,7 +30,8 @@ def activities(stores: Stores, settings: Settings) -> list[Callable]:
     return [
         sessions.check_partitions,
         sessions.insert_session,
-        sessions.update_session,
+        sessions.admit,
+        sessions.finish,
         sessions.get_session,
         sessions.delete_session,
         tasks.update_tasks,

@@ -3,9 +3,9 @@
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import Sweep, SweepProgress
+from lifecycle.models import StepProgress, Sweep
 from lifecycle.statuses import ResultStatus
-from stores.results_table import ResultsTable
+from stores.protocols import ResultsTable
 
 
 class ResultsActivities:
@@ -14,8 +14,8 @@ class ResultsActivities:
         self.runner = runner
         self.batch_size = batch_size
 
-    @activity.defn(name="update_results")
-    async def update_results(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def update_results(self, sweep: Sweep) -> StepProgress:
         """Set the status of the session's results in `from_statuses` to `to_status`, by batch.
         A result set to DELETED forgets its object key: its object is gone by then."""
         assert sweep.to_status is not None
@@ -31,8 +31,8 @@ class ResultsActivities:
 
         return await self.runner.run(sweep, self.results, self.batch_size, flip)
 
-    @activity.defn(name="delete_results")
-    async def delete_results(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def delete_results(self, sweep: Sweep) -> StepProgress:
         async def delete(tx, span):
             return await self.results.delete_span(tx, sweep.session_id, span)
 

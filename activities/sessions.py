@@ -13,10 +13,7 @@ from lifecycle.options import resolve_create
 from lifecycle.refusals import ALREADY_EXISTS, NOT_FOUND, Refused
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS, refusal
-from stores.database import Database
-from stores.operations_log import AdmittedOperation, OperationsLog
-from stores.partitions_table import PartitionsTable
-from stores.sessions_table import SessionsTable
+from stores.protocols import Database, OperationsLog, PartitionsTable, SessionsTable
 
 
 class SessionsActivities:
@@ -34,7 +31,7 @@ class SessionsActivities:
         self.operations = operations
         self.default_partition = default_partition
 
-    @activity.defn(name="check_partitions")
+    @activity.defn
     async def check_partitions(self, request: CreateRequest) -> CreateRequest:
         """The request with its partitions and options resolved, once every partition exists."""
         partition_ids, options = resolve_create(
@@ -45,7 +42,7 @@ class SessionsActivities:
             raise Refused(NOT_FOUND, f"unknown partition(s): {', '.join(missing)}")
         return CreateRequest(request.session_id, partition_ids, options)
 
-    @activity.defn(name="insert_session")
+    @activity.defn
     async def insert_session(self, insert: SessionInsert) -> SessionWrite:
         request = insert.request
         async with self.db.transaction() as tx:
@@ -64,15 +61,13 @@ class SessionsActivities:
             )
         return SessionWrite(session, epoch=0)
 
-    @activity.defn(name="update_session")
-    async def update_session(self, update: SessionUpdate) -> SessionWrite:
-        """Admit the operation (check the transition table and write its effect, in one
-        transaction), or with `finish`, write its last step."""
+    @activity.defn
+    async def admit(self, update: SessionUpdate) -> SessionWrite:
+        """Check the transition table and write the operation's effect, in one transaction: the
+        first request admitted orders every later one."""
         async with self.db.transaction() as tx:
             current = await self.sessions.lock(tx, update.session_id)
             seen = await self.operations.find(tx, update.op_id)
-            if update.finish:
-                return await self._finish(tx, update, seen, current)
             if seen is not None:
                 return _as_left(update.session_id, current, seen.epoch)
             refused = refusal(
@@ -99,28 +94,29 @@ class SessionsActivities:
             )
         return SessionWrite(session, session.epoch)
 
-    async def _finish(
-        self,
-        tx,
-        update: SessionUpdate,
-        seen: AdmittedOperation | None,
-        current: Session | None,
-    ) -> SessionWrite:
-        epoch = seen.epoch if seen else 0
-        if seen is not None and seen.finished:
-            return _as_left(update.session_id, current, epoch)
-        session = await self.sessions.finish(tx, update.session_id, TRANSITIONS[update.operation])
-        if session is None:
-            return SessionWrite(current, epoch, superseded=True)
-        await self.operations.finish(tx, update.op_id)
+    @activity.defn
+    async def finish(self, update: SessionUpdate) -> SessionWrite:
+        """Write the operation's last step (Purge: PURGED), unless a later operation has taken
+        the session elsewhere meanwhile: then answer superseded, with the session as it is."""
+        async with self.db.transaction() as tx:
+            current = await self.sessions.lock(tx, update.session_id)
+            seen = await self.operations.find(tx, update.op_id)
+            epoch = seen.epoch if seen else 0
+            if seen is not None and seen.finished:
+                return _as_left(update.session_id, current, epoch)
+            transition = TRANSITIONS[update.operation]
+            session = await self.sessions.finish(tx, update.session_id, transition)
+            if session is None:
+                return SessionWrite(current, epoch, superseded=True)
+            await self.operations.finish(tx, update.op_id)
         return SessionWrite(session, epoch)
 
-    @activity.defn(name="get_session")
+    @activity.defn
     async def get_session(self, session_id: str) -> Session | None:
         """The session as it is now (a tombstone included); None once its row is gone."""
         return await self.sessions.get(session_id)
 
-    @activity.defn(name="delete_session")
+    @activity.defn
     async def delete_session(self, update: SessionUpdate) -> None:
         """Remove the session's row and the record of its operations."""
         async with self.db.transaction() as tx:

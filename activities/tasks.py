@@ -3,8 +3,8 @@
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import Sweep, SweepProgress
-from stores.tasks_table import TasksTable
+from lifecycle.models import StepProgress, Sweep
+from stores.protocols import TasksTable
 
 
 class TasksActivities:
@@ -13,8 +13,8 @@ class TasksActivities:
         self.runner = runner
         self.batch_size = batch_size
 
-    @activity.defn(name="update_tasks")
-    async def update_tasks(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def update_tasks(self, sweep: Sweep) -> StepProgress:
         """Set the status of the session's tasks in `from_statuses` to `to_status`, by batch."""
         assert sweep.to_status is not None
 
@@ -25,8 +25,8 @@ class TasksActivities:
 
         return await self.runner.run(sweep, self.tasks, self.batch_size, flip)
 
-    @activity.defn(name="delete_tasks")
-    async def delete_tasks(self, sweep: Sweep) -> SweepProgress:
+    @activity.defn
+    async def delete_tasks(self, sweep: Sweep) -> StepProgress:
         async def delete(tx, span):
             return await self.tasks.delete_span(tx, sweep.session_id, span)
 

@@ -11,12 +11,13 @@ import time
 import uuid
 from pathlib import Path
 
-from client.seed import seed
+from admin.seed import seed
 from client.sessions import SessionsClient
 from lifecycle.models import TaskOptions
 from lifecycle.statuses import Operation, TaskStatus
 from settings import Settings
 from stack import Stack
+from stores.connect import Stores
 
 LIFE = [
     Operation.PAUSE,
@@ -28,14 +29,15 @@ LIFE = [
 
 
 async def bench(settings: Settings, tasks: int, results: int) -> None:
-    client = await SessionsClient.connect(settings)
+    stores = await Stores.connect(settings)
+    client = SessionsClient(settings, db=stores.db)
     temporal = await client.temporal()
     try:
         began = time.perf_counter()
         session = await client.create([], TaskOptions(max_duration=600, max_retries=2))
         print(f"{'create':<10} {time.perf_counter() - began:8.2f} s")
         began = time.perf_counter()
-        await seed(client.stores, session.session_id, tasks, TaskStatus.SUBMITTED, results, True)
+        await seed(stores, session.session_id, tasks, TaskStatus.SUBMITTED, results, True)
         elapsed = time.perf_counter() - began
         print(f"{'seed':<10} {elapsed:8.2f} s  {tasks:,} tasks, {results:,} results")
         for operation in LIFE:
@@ -52,7 +54,7 @@ async def bench(settings: Settings, tasks: int, results: int) -> None:
                 f" {len(history.events):4} history events"
             )
     finally:
-        await client.close()
+        await stores.close()
 
 
 def main() -> None:

@@ -37,14 +37,15 @@ from rich.table import Table
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.invariants import check as check_invariants
-from client.seed import seed as seed_session
+from admin.invariants import check as check_invariants
+from admin.seed import seed as seed_session
 from client.sessions import OperationHandle, SessionsClient
 from lifecycle.models import OperationOutcome, Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from settings import Settings
-from stores.sessions_table import Condition, ListQuery
+from stores.connect import Stores
+from stores.list_query import Condition, ListQuery
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -78,11 +79,6 @@ StatusName = StrEnum(  # type: ignore[misc]
 TaskStatusName = StrEnum(  # type: ignore[misc]
     "TaskStatusName", {s.name: s.name.lower() for s in TaskStatus if s != TaskStatus.UNSPECIFIED}
 )
-
-
-class Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
 
 
 @dataclass
@@ -130,8 +126,37 @@ ORIGINS = (
 
 
 def run(command: Callable[[SessionsClient], Awaitable[int | None]]) -> None:
-    """Run one command against the control plane, and leave through a clean exit path: the
-    Temporal SDK can crash at interpreter exit, which would change the exit code.
+    """Run one command of a client of the control plane."""
+
+    async def with_client(settings: Settings) -> int:
+        client = SessionsClient(settings)
+        try:
+            return await command(client) or 0
+        finally:
+            # A store that went away must not hang the exit, nor hide the command's error.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.close(), 5)
+
+    _run(with_client)
+
+
+def run_admin(command: Callable[[Stores], Awaitable[int | None]]) -> None:
+    """Run one admin command, which talks to the stores themselves."""
+
+    async def with_stores(settings: Settings) -> int:
+        stores = await Stores.connect(settings)
+        try:
+            return await command(stores) or 0
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stores.close(), 5)
+
+    _run(with_stores)
+
+
+def _run(main: Callable[[Settings], Awaitable[int]]) -> None:
+    """Run one command, and leave through a clean exit path: the Temporal SDK can crash at
+    interpreter exit, which would change the exit code.
 
     Whatever happens, the user gets either the command's output or one line on stderr: a
     refusal (exit 1 or 2), or a server of the stack that cannot be reached or was lost (exit 3),
@@ -144,23 +169,11 @@ def run(command: Callable[[SessionsClient], Awaitable[int | None]]) -> None:
         Runtime(telemetry=TelemetryConfig(logging=None)), error_if_already_set=False
     )
     settings = Settings()
-
-    async def main() -> int:
-        client = await SessionsClient.connect(settings)
-        try:
-            return await command(client) or 0
-        finally:
-            # A store that went away must not hang the exit, nor hide the command's error.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), 5)
-
     try:
-        code = asyncio.run(main())
+        code = asyncio.run(main(settings))
     except Refused as e:
         say(f"error: {e.kind}: {e.message}")
         code = 2 if e.kind == INVALID_ARGUMENT else 1
-    except Exit as e:
-        code = e.code
     except CONNECTION_FAILURES as e:
         say(_lost(e, settings))
         code = 3
@@ -310,13 +323,13 @@ def operation_started(what: str, then: str) -> None:
     started = Started(what, then)
 
 
-async def follow(handle: OperationHandle, as_json: bool) -> OperationOutcome:
-    """Wait for the operation; show its progress on the way unless --json is given."""
+async def follow(handle: OperationHandle, quiet: bool) -> OperationOutcome:
+    """Wait for the operation; show its progress on the way unless `quiet`."""
     waiting = asyncio.ensure_future(handle.result())
-    if not as_json:
+    if not quiet:
         await _progress_bars(handle, waiting)
     outcome = await waiting
-    if outcome.superseded and not as_json:
+    if outcome.superseded and not quiet:
         err.print("note: a later operation took the session elsewhere before this one ended")
     return outcome
 
@@ -348,7 +361,7 @@ async def _progress_bars(handle: OperationHandle, waiting: asyncio.Future) -> No
                 if state.retrying:
                     r = state.retrying[0]
                     note = f"retrying {r.activity} (attempt {r.attempt}): {r.last_failure[:60]}"
-                _update_bars(progress, bars, handle, state.progress, note)
+                _update_bars(progress, bars, handle, state, note)
             await asyncio.wait([waiting], timeout=0.25)
         if waiting.exception() is None and waiting.result().progress is not None:
             _update_bars(progress, bars, handle, waiting.result().progress, "")
@@ -410,7 +423,7 @@ def session_create(
             f"the creation of session {session_id}",
             f'run "armonik-sessions session get {session_id}" to see it',
         )
-        show_session((await follow(handle, as_json=True)).session, as_json)
+        show_session((await follow(handle, quiet=True)).session, as_json)
 
     run(command)
 
@@ -433,7 +446,7 @@ async def follow_operation(handle: OperationHandle, as_json: bool, argv: list[st
         f"the {handle.operation.value} of session {handle.session_id}",
         f'run "{again}" again to follow it',
     )
-    outcome = await follow(handle, as_json)
+    outcome = await follow(handle, quiet=as_json)
     show_session(outcome.session, as_json, superseded=outcome.superseded)
 
 
@@ -580,23 +593,23 @@ def seed(
     """Fill a session with tasks spread over its partitions, and results."""
     status = TaskStatus[task_status.name]
 
-    async def command(client: SessionsClient) -> None:
-        report = await seed_session(client.stores, session_id, tasks, status, results, objects)
+    async def command(stores: Stores) -> None:
+        report = await seed_session(stores, session_id, tasks, status, results, objects)
         show_rows([report.__dict__], as_json)
 
-    run(command)
+    run_admin(command)
 
 
 @queue_app.command("stats")
 def queue_stats(as_json: JsonOption = False) -> None:
     """The number of queued tasks per partition."""
 
-    async def command(client: SessionsClient) -> None:
-        depths = await client.queue_depths()
+    async def command(stores: Stores) -> None:
+        depths = await stores.queue.depths()
         rows = [{"partition_id": p, "depth": n} for p, n in sorted(depths.items())]
         show_rows(rows, as_json)
 
-    run(command)
+    run_admin(command)
 
 
 @queue_app.command("pop")
@@ -607,11 +620,11 @@ def queue_pop(
 ) -> None:
     """Take the first tasks of a partition's queue, as a consumer would."""
 
-    async def command(client: SessionsClient) -> None:
-        popped = await client.stores.queue.pop(partition_id, n)
+    async def command(stores: Stores) -> None:
+        popped = await stores.queue.pop(partition_id, n)
         show_rows([{"session_id": s, "task_id": t} for s, t in popped], as_json)
 
-    run(command)
+    run_admin(command)
 
 
 @app.command("check")
@@ -622,8 +635,8 @@ def check(
     """Check the invariants of docs/lifecycle.md on sessions whose operations have finished;
     exit 1 on any violation."""
 
-    async def command(client: SessionsClient) -> int:
-        report = await check_invariants(client.stores, session_ids)
+    async def command(stores: Stores) -> int:
+        report = await check_invariants(stores, session_ids)
         if as_json:
             print(json.dumps({"ok": report.ok, "violations": report.counts()}))
         else:
@@ -633,7 +646,18 @@ def check(
                 err.print(f"{name}: e.g. {', '.join(examples)}", highlight=False)
         return 0 if report.ok else 1
 
-    run(command)
+    run_admin(command)
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Apply the schema migrations not applied yet (the worker also does at its start)."""
+
+    async def command(stores: Stores) -> None:
+        applied = await stores.db.migrate()
+        print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
+
+    run_admin(command)
 
 
 def main() -> None:

@@ -1,7 +1,10 @@
-"""The Python client: operations go through Temporal; Get and List read PostgreSQL directly."""
+"""The Python client of the control plane: operations start (or join) workflows on Temporal, and
+reads go to PostgreSQL. Each connection opens on first use, so that a caller that only starts
+operations never touches PostgreSQL but for one read when it joins a running bulk operation, and
+a caller that only reads never touches Temporal. Nothing here opens Redis or S3, nor migrates
+the schema (the worker does, or `armonik-sessions migrate`)."""
 
 import uuid
-from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import (
@@ -17,16 +20,20 @@ from lifecycle.models import (
     OperationRequest,
     Partition,
     Progress,
+    Retrying,
     Session,
     TaskOptions,
 )
 from lifecycle.options import check_session_id, resolve_create
 from lifecycle.refusals import NOT_FOUND, Refused
 from lifecycle.statuses import Operation
-from lifecycle.transitions import superseded
+from lifecycle.transitions import TRANSITIONS, superseded
 from settings import Settings
-from stores.connect import Stores
-from stores.sessions_table import ListQuery
+from stores.database import Database
+from stores.list_query import ListQuery
+from stores.operations_log import OperationsLog
+from stores.partitions_table import PartitionsTable
+from stores.sessions_table import SessionsTable
 from workflows.operation import OPERATION, SESSION_ID, workflow_id
 from workflows.registry import WORKFLOWS
 
@@ -34,25 +41,6 @@ from workflows.registry import WORKFLOWS
 # one to end and starts its own. Each round is one supersession, so more than a few in a row
 # means operations are racing on the session without pause: join what is there then.
 MAX_FRESH_STARTS = 5
-
-# Refusals are the lifecycle's own exception; the old name stays for callers.
-Refused = Refused
-
-
-@dataclass
-class Retrying:
-    """An activity of the operation that failed and waits for its next attempt."""
-
-    activity: str
-    attempt: int
-    last_failure: str
-
-
-@dataclass
-class OperationProgress:
-    progress: Progress
-    retrying: list[Retrying]
-    finished: bool
 
 
 class OperationHandle:
@@ -72,52 +60,50 @@ class OperationHandle:
             raise Refused(outcome.refusal.kind, outcome.refusal.message)
         return outcome
 
-    async def progress(self) -> OperationProgress:
-        """The workflow's own account of its progress, and the activities that are retrying
+    async def progress(self) -> Progress:
+        """The workflow's own account of its progress, with the activities that are retrying
         (a store outage shows here, as attempts and their last error, not as a failure)."""
         description = await self.handle.describe()
-        raw = description.raw_description
-        retrying = [
-            Retrying(
-                activity=a.activity_type.name,
-                attempt=a.attempt,
-                last_failure=a.last_failure.message,
-            )
-            for a in raw.pending_activities
-            if a.attempt > 1
-        ]
-        finished = description.status is not None and description.status.name != "RUNNING"
         try:
             progress = await self.handle.query("progress", result_type=Progress)
         except Exception:
             progress = Progress(self.operation, self.session_id, state="unknown")
-        return OperationProgress(progress, retrying, finished)
+        progress.retrying = [
+            Retrying(a.activity_type.name, a.attempt, a.last_failure.message)
+            for a in description.raw_description.pending_activities
+            if a.attempt > 1
+        ]
+        return progress
 
 
 class SessionsClient:
-    def __init__(self, stores: Stores, settings: Settings, temporal: Client | None = None) -> None:
-        self.stores = stores
+    def __init__(
+        self, settings: Settings, *, temporal: Client | None = None, db: Database | None = None
+    ) -> None:
+        """`temporal` and `db`: connections to share; otherwise each opens on first use."""
         self.settings = settings
         self._temporal = temporal
-
-    @classmethod
-    async def connect(cls, settings: Settings, temporal: Client | None = None) -> "SessionsClient":
-        stores = await Stores.connect(settings)
-        # Idempotent and quick once applied; a client that runs before any worker still finds
-        # its tables.
-        await stores.db.migrate()
-        return cls(stores, settings, temporal)
+        self._db = db
+        self._owns_db = db is None
 
     async def temporal(self) -> Client:
-        """Connected on first use: reads need PostgreSQL only."""
         if self._temporal is None:
             self._temporal = await Client.connect(
                 self.settings.temporal_address, namespace=self.settings.temporal_namespace
             )
         return self._temporal
 
+    async def db(self) -> Database:
+        if self._db is None:
+            self._db = await Database.connect(
+                self.settings.postgres_dsn, READ_POOL_SIZE, self.settings.store_timeout
+            )
+        return self._db
+
     async def close(self) -> None:
-        await self.stores.close()
+        if self._owns_db and self._db is not None:
+            await self._db.close()
+            self._db = None
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -135,6 +121,7 @@ class SessionsClient:
             session_id,
             client=client,
             worker=worker,
+            history_limit=self.settings.history_limit,
             heartbeat_timeout=self.settings.heartbeat_timeout,
         )
         for _ in range(MAX_FRESH_STARTS):
@@ -148,19 +135,6 @@ class SessionsClient:
                 pass
         return handle
 
-    async def _overtaken(self, handle: "OperationHandle") -> bool:
-        """Whether the execution behind `handle` (which this request may have joined) was
-        already overtaken by a later operation: then this request is not a repeat of it."""
-        op_id = f"{handle.workflow_id}/{handle.handle.first_execution_run_id}"
-        async with self.stores.db.connection() as conn:
-            admitted = await self.stores.operations.find(conn, op_id)
-        if admitted is None:
-            # Not admitted yet: it will be, after whatever the session holds now.
-            return False
-        session = await self.stores.sessions.get(handle.session_id)
-        current = (session.status, session.epoch) if session is not None else None
-        return superseded(handle.operation, admitted.epoch, admitted.finished, current)
-
     async def start_create(
         self, partition_ids: list[str], options: TaskOptions, session_id: str | None = None
     ) -> OperationHandle:
@@ -172,6 +146,18 @@ class SessionsClient:
             session_id, partition_ids, options, heartbeat_timeout=self.settings.heartbeat_timeout
         )
         return await self._start(Operation.CREATE, session_id, request)
+
+    async def run(self, operation: Operation, session_id: str, **flags: bool) -> OperationOutcome:
+        handle = await self.start(operation, session_id, **flags)
+        return await handle.result()
+
+    async def create(
+        self, partition_ids: list[str], options: TaskOptions, session_id: str | None = None
+    ) -> Session:
+        handle = await self.start_create(partition_ids, options, session_id)
+        session = (await handle.result()).session
+        assert session is not None
+        return session
 
     async def _start(
         self, operation: Operation, session_id: str, request, variant: str = ""
@@ -196,39 +182,41 @@ class SessionsClient:
         )
         return OperationHandle(handle, operation, session_id)
 
-    async def run(self, operation: Operation, session_id: str, **flags: bool) -> OperationOutcome:
-        handle = await self.start(operation, session_id, **flags)
-        return await handle.result()
-
-    async def create(
-        self, partition_ids: list[str], options: TaskOptions, session_id: str | None = None
-    ) -> Session:
-        handle = await self.start_create(partition_ids, options, session_id)
-        return (await handle.result()).session
+    async def _overtaken(self, handle: OperationHandle) -> bool:
+        """Whether the execution behind `handle` (which this request may have joined) was
+        already overtaken by a later operation: then this request is not a repeat of it. Only
+        an operation with a sweep can be overtaken."""
+        if not TRANSITIONS[handle.operation].sweeps:
+            return False
+        db = await self.db()
+        op_id = f"{handle.workflow_id}/{handle.handle.first_execution_run_id}"
+        async with db.connection() as conn:
+            admitted = await OperationsLog(db).find(conn, op_id)
+        if admitted is None:
+            # Not admitted yet: it will be, after whatever the session holds now.
+            return False
+        session = await SessionsTable(db).get(handle.session_id)
+        current = (session.status, session.epoch) if session is not None else None
+        return superseded(handle.operation, admitted.epoch, admitted.finished, current)
 
     # --- reads ---------------------------------------------------------------------------------
 
     async def get(self, session_id: str) -> Session:
         check_session_id(session_id)
-        session = await self.stores.sessions.get_live(session_id)
+        session = await SessionsTable(await self.db()).get_live(session_id)
         if session is None:
             raise Refused(NOT_FOUND, f"session {session_id} not found")
         return session
 
     async def list_sessions(self, query: ListQuery) -> tuple[list[Session], int]:
-        return await self.stores.sessions.query(query)
+        return await SessionsTable(await self.db()).query(query)
 
     async def create_partition(self, partition: Partition) -> Partition:
-        return await self.stores.partitions.upsert(partition)
+        return await PartitionsTable(await self.db()).upsert(partition)
 
     async def list_partitions(self) -> list[Partition]:
-        return await self.stores.partitions.all()
+        return await PartitionsTable(await self.db()).all()
 
-    async def partition(self, partition_id: str) -> Partition:
-        partition = await self.stores.partitions.get(partition_id)
-        if partition is None:
-            raise Refused(NOT_FOUND, f"partition {partition_id} not found")
-        return partition
 
-    async def queue_depths(self) -> dict[str, int]:
-        return await self.stores.queue.depths()
+# A client reads one statement at a time, or a few side by side.
+READ_POOL_SIZE = 4

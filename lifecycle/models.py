@@ -83,6 +83,8 @@ class Partition:
 # every store timeout from it). It travels with each request, so that the workflow that
 # schedules the activities and the worker that runs them agree on it.
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
+# An operation continues as new past this many history events (settings.py).
+DEFAULT_HISTORY_LIMIT = 400
 
 
 @dataclass
@@ -112,7 +114,7 @@ class OperationRequest:
     client: bool = True
     worker: bool = True
     # Continue as new once the history grows past this many events.
-    history_limit: int = 400
+    history_limit: int = DEFAULT_HISTORY_LIMIT
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     carried: Carried | None = None
 
@@ -137,13 +139,30 @@ class OperationOutcome:
 
 @dataclass
 class StepProgress:
+    """How far one batch step of an operation got: its checkpoint as the operations log keeps
+    it, what each call of the step answers, and a line of the operation's progress."""
+
     step: str
+    cursor: str = ""  # the last key done; keys compare bytewise, "" is before every key
     scanned: int = 0
-    total: int | None = None
+    total: int | None = None  # the rows the step walks, once counted
     changed: int = 0
     done: bool = False
+    # Over every call of the step: started minus committed is the work a crash redid.
     batches_started: int = 0
     batches_committed: int = 0
+    # The call found that a later operation had taken the session elsewhere.
+    superseded: bool = False
+
+
+@dataclass
+class Retrying:
+    """An activity of the operation that failed and waits for its next attempt (a store outage
+    shows this way, with its cause, not as a failure)."""
+
+    activity: str
+    attempt: int
+    last_failure: str
 
 
 @dataclass
@@ -155,6 +174,8 @@ class Progress:
     state: str = "starting"  # starting, running, done, superseded, refused
     step: str = ""
     steps: list[StepProgress] = field(default_factory=list)
+    # Filled by the client from the server's description of the execution, not by the workflow.
+    retrying: list[Retrying] = field(default_factory=list)
 
 
 # --- Activity inputs and outputs ---------------------------------------------------------------
@@ -162,12 +183,11 @@ class Progress:
 
 @dataclass
 class SessionUpdate:
-    """An operation's write to its session's row: its admission, or (finish=True) its last step."""
+    """An operation's write to its session's row: its admission, or its last step."""
 
     op_id: str
     session_id: str
     operation: Operation
-    finish: bool = False
     # StopSubmission only.
     client: bool = True
     worker: bool = True
@@ -217,16 +237,3 @@ class Sweep:
     to_status: int | None = None
     # Leave results marked for manual deletion alone (Purge).
     keep_manual: bool = False
-
-
-@dataclass
-class SweepProgress:
-    cursor: str
-    scanned: int
-    changed: int
-    done: bool
-    superseded: bool = False
-    total: int | None = None
-    # Cumulative over every call of the step: started minus committed is the work a crash redid.
-    batches_started: int = 0
-    batches_committed: int = 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from lifecycle.models import StepProgress
 from lifecycle.statuses import Operation
 from stores.database import Database
 
@@ -25,23 +26,11 @@ class AdmittedOperation:
     finished_seq: int | None
 
 
-@dataclass
-class Checkpoint:
-    op_id: str
-    step: str
-    cursor: str
-    done: bool
-    scanned: int
-    changed: int
-    batches_started: int
-    batches_committed: int
-
-
 OPERATION_COLUMNS = (
     "op_id, seq, session_id, operation, from_status, to_status, epoch,"
     " finished_at IS NOT NULL AS finished, finished_seq"
 )
-STEP_COLUMNS = "op_id, step, cursor, done, scanned, changed, batches_started, batches_committed"
+STEP_COLUMNS = "step, cursor, total, done, scanned, changed, batches_started, batches_committed"
 
 
 def _operation(row: asyncpg.Record) -> AdmittedOperation:
@@ -126,7 +115,7 @@ class OperationsLog:
             total,
         )
 
-    async def checkpoint(self, conn: asyncpg.Connection, op_id: str, step: str) -> Checkpoint:
+    async def checkpoint(self, conn: asyncpg.Connection, op_id: str, step: str) -> StepProgress:
         """The step's checkpoint, locked until `conn` commits: two attempts of one activity (a
         retry started while a presumed-dead worker still runs) take batches one at a time."""
         row = await conn.fetchrow(
@@ -135,7 +124,7 @@ class OperationsLog:
             step,
         )
         assert row is not None, "count_batch_start() creates the row"
-        return Checkpoint(**dict(row))
+        return StepProgress(**dict(row))
 
     async def advance(
         self,
@@ -159,16 +148,8 @@ class OperationsLog:
             done,
         )
 
-    async def steps(self, op_id: str) -> list[Checkpoint]:
+    async def steps(self, op_id: str) -> list[StepProgress]:
         rows = await self.db.fetch(
             f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE op_id = $1 ORDER BY step", op_id
         )
-        return [Checkpoint(**dict(r)) for r in rows]
-
-    async def steps_of_session(self, session_id: str) -> list[Checkpoint]:
-        rows = await self.db.fetch(
-            f"SELECT {STEP_COLUMNS} FROM operation_steps WHERE session_id = $1"
-            " ORDER BY op_id, step",
-            session_id,
-        )
-        return [Checkpoint(**dict(r)) for r in rows]
+        return [StepProgress(**dict(r)) for r in rows]

@@ -49,15 +49,8 @@ class ResultsTable(SessionRows):
         skip_manual: bool = False,
     ) -> list[str]:
         """The object keys of the span's results (in `statuses` only, if given)."""
-        rows = await conn.fetch(
-            f"SELECT opaque_id FROM results WHERE {self.where_span()} AND opaque_id IS NOT NULL"
-            " AND ($4::smallint[] IS NULL OR status = ANY($4)) AND NOT ($5 AND manual_deletion)",
-            session_id,
-            span.after,
-            span.last,
-            [int(s) for s in statuses] if statuses is not None else None,
-            skip_manual,
-        )
+        only_if = "opaque_id IS NOT NULL" + (" AND NOT manual_deletion" if skip_manual else "")
+        rows = await self.select_span(conn, session_id, span, "opaque_id", statuses, only_if)
         return [r["opaque_id"] for r in rows]
 
     async def mark_deleted(

@@ -62,6 +62,27 @@ class SessionRows:
         )
         return int(status.split()[-1])
 
+    async def select_span(
+        self,
+        conn: asyncpg.Connection,
+        session_id: str,
+        span: Span,
+        columns: str,
+        statuses: list[int] | None,
+        only_if: str = "",
+    ) -> list[asyncpg.Record]:
+        """The span's rows (those in `statuses` only, if given, and meeting `only_if`, a SQL
+        fragment of the table's own columns)."""
+        also = f" AND {only_if}" if only_if else ""
+        return await conn.fetch(
+            f"SELECT {columns} FROM {self.table} WHERE {self.where_span()}"
+            f" AND ($4::smallint[] IS NULL OR status = ANY($4)){also}",
+            session_id,
+            span.after,
+            span.last,
+            [int(s) for s in statuses] if statuses is not None else None,
+        )
+
     async def delete_span(self, conn: asyncpg.Connection, session_id: str, span: Span) -> int:
         status = await conn.execute(
             f"DELETE FROM {self.table} WHERE {self.where_span()}",

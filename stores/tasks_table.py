@@ -37,14 +37,7 @@ class TasksTable(SessionRows):
         statuses: list[int] | None = None,
     ) -> list[TaskRow]:
         """The tasks of the span, those in `statuses` only if given."""
-        rows = await conn.fetch(
-            f"SELECT {', '.join(self.columns)} FROM tasks WHERE {self.where_span()}"
-            " AND ($4::smallint[] IS NULL OR status = ANY($4))",
-            session_id,
-            span.after,
-            span.last,
-            [int(s) for s in statuses] if statuses is not None else None,
-        )
+        rows = await self.select_span(conn, session_id, span, ", ".join(self.columns), statuses)
         return [TaskRow(**dict(r)) for r in rows]
 
     async def with_status(self, session_id: str, statuses: list[int]) -> list[TaskRow]:

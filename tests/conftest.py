@@ -11,11 +11,11 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from client.sessions import SessionsClient
 from lifecycle.models import Partition, TaskOptions
 from settings import Settings
 from stack import Stack
 from stores.connect import Stores
+from tests.support import StackClient
 from worker import build_worker, prepare
 
 TEST_BATCHES = {"task_batch_size": 100, "result_batch_size": 50, "batches_per_call": 4}
@@ -80,8 +80,8 @@ async def worker(temporal, stores, settings):
 
 
 @pytest.fixture(scope="session")
-async def client(stores, settings, temporal, worker) -> SessionsClient:
-    return SessionsClient(stores, settings, temporal)
+async def client(stores, settings, temporal, worker) -> StackClient:
+    return StackClient(stores, settings, temporal)
 
 
 @pytest.fixture(scope="session")

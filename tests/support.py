@@ -5,10 +5,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from client.seed import seed
+from temporalio.client import Client
+
+from admin.seed import seed
 from client.sessions import OperationHandle, SessionsClient
 from lifecycle.models import TaskOptions
 from lifecycle.statuses import TaskStatus
+from settings import Settings
+from stores.connect import Stores
 
 T = TypeVar("T")
 OPTIONS = TaskOptions(max_duration=60, max_retries=2, priority=5)
@@ -29,6 +33,20 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+class StackClient(SessionsClient):
+    """The client, with the stores the test stack runs on, for tests to look at them."""
+
+    def __init__(self, stores: Stores, settings: Settings, temporal: Client) -> None:
+        super().__init__(settings, temporal=temporal, db=stores.db)
+        self.stores = stores
+
+
+async def finished(handle: OperationHandle) -> bool:
+    """Whether the operation's workflow has ended (whatever its outcome)."""
+    description = await handle.handle.describe()
+    return description.status is not None and description.status.name != "RUNNING"
 
 
 def op_id(handle: OperationHandle) -> str:

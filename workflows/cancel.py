@@ -18,7 +18,7 @@ class CancelSession(SessionOperation):
             # SessionsTable: set the session status to Cancelled. The diagram draws this arrow last;
             # it comes first here so that submission stops and no other operation is admitted while
             # the tasks are being cancelled (see lifecycle/transitions.py).
-            await self.update_session()
+            await self.admit()
             # TasksTable: set the session's unfinished tasks to Cancelled, by batch, and take them
             # out of their queue.
             await self.sweep(

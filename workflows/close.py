@@ -15,5 +15,5 @@ class CloseSession(SessionOperation):
     async def run(self, request: OperationRequest) -> OperationOutcome:
         async with self.performing(request):
             # SessionsTable: set the session status to Closed.
-            await self.update_session()
+            await self.admit()
         return self.outcome()

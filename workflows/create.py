@@ -3,13 +3,8 @@ from temporalio import workflow
 from workflows.operation import SessionOperation
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import (
-        CreateRequest,
-        OperationOutcome,
-        OperationRequest,
-        SessionInsert,
-        SessionWrite,
-    )
+    from activities.sessions import SessionsActivities
+    from lifecycle.models import CreateRequest, OperationOutcome, OperationRequest, SessionInsert
     from lifecycle.statuses import Operation
 
 
@@ -24,11 +19,11 @@ class CreateSession(SessionOperation):
         )
         async with self.performing(as_operation):
             # PartitionsTable: check the partitions given to the session exist.
-            self._at("partitions")
-            checked = await self._call("check_partitions", request, CreateRequest)
+            self.board.at("partitions")
+            checked = await self._call(SessionsActivities.check_partitions, request)
             # SessionsTable: insert the new session.
-            self._at("insert")
+            self.board.at("insert")
             self.written = await self._call(
-                "insert_session", SessionInsert(self.op_id, checked), SessionWrite
+                SessionsActivities.insert_session, SessionInsert(self.op_id, checked)
             )
         return self.outcome()

@@ -22,7 +22,7 @@ class DeleteSession(SessionOperation):
         async with self.performing(request):
             # SessionsTable: get the session metadata, and mark it DELETED: from now on every other
             # operation finds it missing, and their sweeps stop.
-            await self.update_session()
+            await self.admit()
             # TasksTable: delete the session's tasks, by range, once they are out of their queue.
             await self.sweep(dequeue_tasks(), delete_tasks())
             # ResultsTable: delete the session's results, by range, once their objects are deleted,

@@ -2,17 +2,24 @@
 its answer, progress, and continue-as-new."""
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.progress import ProgressBoard
+
 with workflow.unsafe.imports_passed_through():
+    from activities.object_storage import ObjectStorageActivities
+    from activities.queue import QueueActivities
+    from activities.results import ResultsActivities
+    from activities.sessions import SessionsActivities
+    from activities.tasks import TasksActivities
     from lifecycle.models import (
         Carried,
         Guard,
@@ -25,11 +32,15 @@ with workflow.unsafe.imports_passed_through():
         SessionWrite,
         StepProgress,
         Sweep,
-        SweepProgress,
     )
     from lifecycle.refusals import REFUSAL_KINDS
     from lifecycle.statuses import Operation, SessionStatus
     from lifecycle.transitions import Flip, guard
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
+# A batch activity: a method of one of the activity classes, over a Sweep.
+BatchActivity = Callable[[Any, Sweep], Awaitable[StepProgress]]
 
 # Stores come back after an outage: retry for as long as it takes, with backoff. Refusals are the
 # only errors not worth a second try.
@@ -61,7 +72,7 @@ class Stopped(Exception):
 class Stage:
     """One arrow of a sweep: an activity called over the range the sweep's first stage opened."""
 
-    activity: str
+    activity: BatchActivity
     step: str
     flip: Flip | None = None
     statuses: frozenset[int] = frozenset()
@@ -69,33 +80,34 @@ class Stage:
 
 
 def update_tasks(flip: Flip) -> Stage:
-    return Stage("update_tasks", "tasks", flip=flip)
+    return Stage(TasksActivities.update_tasks, "tasks", flip=flip)
 
 
 def delete_tasks() -> Stage:
-    return Stage("delete_tasks", "tasks")
+    return Stage(TasksActivities.delete_tasks, "tasks")
 
 
 def enqueue_tasks() -> Stage:
-    return Stage("enqueue_tasks", "queue")
+    return Stage(QueueActivities.enqueue_tasks, "queue")
 
 
 def dequeue_tasks(statuses: frozenset[int] = frozenset()) -> Stage:
     """Take the tasks in `statuses` (every task if empty) out of their queue."""
-    return Stage("dequeue_tasks", "queue", statuses=statuses)
+    return Stage(QueueActivities.dequeue_tasks, "queue", statuses=statuses)
 
 
 def update_results(flip: Flip) -> Stage:
-    return Stage("update_results", "results", flip=flip)
+    return Stage(ResultsActivities.update_results, "results", flip=flip)
 
 
 def delete_results() -> Stage:
-    return Stage("delete_results", "results")
+    return Stage(ResultsActivities.delete_results, "results")
 
 
 def delete_objects(statuses: frozenset[int] = frozenset(), keep_manual: bool = False) -> Stage:
     """Delete the objects of the results in `statuses` (every result if empty)."""
-    return Stage("delete_objects", "objects", statuses=statuses, keep_manual=keep_manual)
+    delete = ObjectStorageActivities.delete_objects
+    return Stage(delete, "objects", statuses=statuses, keep_manual=keep_manual)
 
 
 def workflow_id(operation: Operation, session_id: str, variant: str = "") -> str:
@@ -117,11 +129,11 @@ class SessionOperation:
         self.refusal: Refusal | None = None
         # The session as the operation leaves it, once read back after its sweeps.
         self.final: Session | None = None
-        self._progress: Progress | None = None
+        self.board = ProgressBoard(Progress(self.operation, ""))
 
     @workflow.query
     def progress(self) -> Progress:
-        return self._progress or Progress(self.operation, "")
+        return self.board.progress
 
     # --- the steps every operation is made of --------------------------------------------------
 
@@ -142,37 +154,20 @@ class SessionOperation:
             self.op_id = carried.op_id
             self.written = carried.admitted
             self.steps_done = list(carried.steps_done)
-            self._progress = carried.progress
+            self.board = ProgressBoard(carried.progress)
         else:
             info = workflow.info()
             self.op_id = f"{info.workflow_id}/{info.first_execution_run_id or info.run_id}"
-            self._progress = Progress(self.operation, request.session_id)
-        self._show()
+            self.board = ProgressBoard(Progress(self.operation, request.session_id))
+        self.board.show()
 
-    async def update_session(self, *, finish: bool = False) -> None:
-        """SessionsTable: the operation's admission (or, with `finish`, its last write)."""
-        step = "finish" if finish else "admit"
-        if step in self.steps_done or self.superseded:
-            return
-        self._at(step)
-        write = await self._call(
-            "update_session",
-            SessionUpdate(
-                self.op_id,
-                self.request.session_id,
-                self.operation,
-                finish=finish,
-                client=self.request.client,
-                worker=self.request.worker,
-            ),
-            SessionWrite,
-        )
-        if write.superseded:
-            self.superseded = True
-        if write.session is not None:
-            self.written = write
-        self.final = write.session
-        self.steps_done.append(step)
+    async def admit(self) -> None:
+        """SessionsTable: the operation's admission, which checks and writes its first effect."""
+        await self._write_session("admit", SessionsActivities.admit)
+
+    async def finish(self) -> None:
+        """SessionsTable: the operation's last write (Purge: PURGED)."""
+        await self._write_session("finish", SessionsActivities.finish)
 
     async def sweep(self, *stages: Stage) -> None:
         """Walk the session's rows in ranges of many batches: the first stage opens each range,
@@ -203,8 +198,8 @@ class SessionOperation:
         where it is now."""
         if self.final is not None:
             return
-        self._at("read")
-        self.final = await self._call("get_session", self.request.session_id, Session)
+        self.board.at("read")
+        self.final = await self._call(SessionsActivities.get_session, self.request.session_id)
         if self.final is None:
             # Deleted meanwhile, row and all.
             assert self.written is not None and self.written.session is not None
@@ -213,24 +208,17 @@ class SessionOperation:
     async def delete_session(self) -> None:
         if "delete" in self.steps_done or self.superseded:
             return
-        self._at("delete")
-        await self._call(
-            "delete_session",
-            SessionUpdate(self.op_id, self.request.session_id, self.operation),
-            None,
-        )
+        self.board.at("delete")
+        await self._call(SessionsActivities.delete_session, self._update())
         self.steps_done.append("delete")
 
     def outcome(self) -> OperationOutcome:
-        progress = self.progress()
         if self.refusal is not None:
-            progress.state = "refused"
-            self._finish_with("refused")
+            progress = self._end("refused")
             return OperationOutcome(None, progress=progress, refusal=self.refusal)
         session = self.final or (self.written.session if self.written else None)
         assert session is not None
-        progress.state = "superseded" if self.superseded else "done"
-        self._finish_with(progress.state)
+        progress = self._end("superseded" if self.superseded else "done")
         return OperationOutcome(session, self.superseded, progress)
 
     # --- helpers -------------------------------------------------------------------------------
@@ -242,9 +230,34 @@ class SessionOperation:
     def guard(self) -> Guard:
         return guard(self.operation, self.epoch)
 
+    def _update(self) -> SessionUpdate:
+        return SessionUpdate(
+            self.op_id,
+            self.request.session_id,
+            self.operation,
+            client=self.request.client,
+            worker=self.request.worker,
+        )
+
+    async def _write_session(
+        self,
+        step: str,
+        activity: Callable[[SessionsActivities, SessionUpdate], Awaitable[SessionWrite]],
+    ) -> None:
+        if step in self.steps_done or self.superseded:
+            return
+        self.board.at(step)
+        write = await self._call(activity, self._update())
+        if write.superseded:
+            self.superseded = True
+        if write.session is not None:
+            self.written = write
+        self.final = write.session
+        self.steps_done.append(step)
+
     async def _stage(
         self, stage: Stage, after: str, until: str | None, over: Stage | None = None
-    ) -> SweepProgress:
+    ) -> StepProgress:
         sweep = Sweep(
             op_id=self.op_id,
             session_id=self.request.session_id,
@@ -256,30 +269,34 @@ class SessionOperation:
             to_status=stage.flip.to_status if stage.flip else None,
             keep_manual=stage.keep_manual,
         )
-        self._at(stage.step)
-        result = await self._call(stage.activity, sweep, SweepProgress, batch=True)
-        self._record(stage.step, result, over.step if over else None)
+        self.board.at(stage.step)
+        result = await self._call(stage.activity, sweep, batch=True)
+        self.board.record(result, over.step if over else None)
         if result.superseded:
             self.superseded = True
         return result
 
-    async def _call(self, activity: str, arg: Any, result_type: Any, *, batch: bool = False):
-        """Run one activity, retried until its store answers. A refusal stops the operation."""
+    async def _call(
+        self,
+        activity: Callable[[Any, Arg], Awaitable[Result]],
+        arg: Arg,
+        *,
+        batch: bool = False,
+    ) -> Result:
+        """Run one activity, retried until its stores answer. A refusal stops the operation."""
         heartbeat = timedelta(seconds=self.request.heartbeat_timeout)
         try:
             if batch:
-                return await workflow.execute_activity(
+                return await workflow.execute_activity_method(
                     activity,
                     arg,
-                    result_type=result_type,
                     start_to_close_timeout=BATCH_CALL_TIMEOUT,
                     heartbeat_timeout=heartbeat,
                     retry_policy=RETRY,
                 )
-            return await workflow.execute_activity(
+            return await workflow.execute_activity_method(
                 activity,
                 arg,
-                result_type=result_type,
                 start_to_close_timeout=heartbeat * SHORT_CALL_HEARTBEATS,
                 retry_policy=RETRY,
             )
@@ -294,63 +311,19 @@ class SessionOperation:
         info = workflow.info()
         limit = self.request.history_limit
         if info.is_continue_as_new_suggested() or info.get_current_history_length() > limit:
-            assert self.written is not None and self._progress is not None
+            assert self.written is not None
             carried = Carried(
-                self.op_id, self.written, self.steps_done, step, cursor, self._progress
+                self.op_id, self.written, self.steps_done, step, cursor, self.board.progress
             )
             workflow.continue_as_new(dataclasses.replace(self.request, carried=carried))
 
-    def _finish_with(self, outcome: str) -> None:
-        """Tag the execution with how it ended, where the starter tagged it (the time-skipping
-        test server knows no custom search attribute)."""
-        self._show()
+    def _end(self, state: str) -> Progress:
+        """Close the progress, and tag the execution with how it ended where the starter tagged
+        it (the time-skipping test server knows no custom search attribute)."""
+        progress = self.board.end(state, self.refusal)
         if workflow.info().typed_search_attributes.get(SESSION_ID) is not None:
-            workflow.upsert_search_attributes([OUTCOME.value_set(outcome)])
-
-    # --- progress ------------------------------------------------------------------------------
-
-    def _at(self, step: str) -> None:
-        progress = self.progress()
-        progress.state = "running"
-        progress.step = step
-        self._show()
-
-    def _record(self, step: str, result: SweepProgress, opened_by: str | None) -> None:
-        """Keep the step's figures; a step that follows another over its ranges has the same
-        total as the step that opened them."""
-        entry = self._step_progress(step)
-        if result.total is not None:
-            entry.total = result.total
-        elif opened_by is not None:
-            entry.total = self._step_progress(opened_by).total
-        entry.scanned = result.scanned
-        entry.changed = result.changed
-        entry.done = result.done
-        entry.batches_started = result.batches_started
-        entry.batches_committed = result.batches_committed
-        self._show()
-
-    def _step_progress(self, step: str) -> StepProgress:
-        progress = self.progress()
-        entry = next((s for s in progress.steps if s.step == step), None)
-        if entry is None:
-            entry = StepProgress(step)
-            progress.steps.append(entry)
-        return entry
-
-    def _show(self) -> None:
-        """The workflow's current details in the Temporal UI."""
-        p = self.progress()
-        lines = [f"**{p.operation.value}** session `{p.session_id}`: {p.state} ({p.step})"]
-        if self.refusal is not None:
-            lines.append(f"refused, {self.refusal.kind}: {self.refusal.message}")
-        for s in p.steps:
-            total = f" / {s.total:,}" if s.total is not None else ""
-            lines.append(
-                f"- {s.step}: {s.scanned:,}{total} scanned, {s.changed:,} changed,"
-                f" {s.batches_committed:,} batches{' (done)' if s.done else ''}"
-            )
-        workflow.set_current_details("\n".join(lines))
+            workflow.upsert_search_attributes([OUTCOME.value_set(state)])
+        return progress
 
 
 def _refusal_of(error: BaseException | None) -> Refusal | None:

@@ -16,7 +16,7 @@ class PauseSession(SessionOperation):
     async def run(self, request: OperationRequest) -> OperationOutcome:
         async with self.performing(request):
             # SessionsTable: set the session status to Paused.
-            await self.update_session()
+            await self.admit()
             # TasksTable: set the Submitted or Dispatched tasks to Paused, by batch, and take them
             # out of their queue so that nothing dispatches them until a resume.
             await self.sweep(

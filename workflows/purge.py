@@ -17,7 +17,7 @@ class PurgeSession(SessionOperation):
         async with self.performing(request):
             # SessionsTable: get the session metadata; a session that is not CLOSED or CANCELLED is
             # refused here, before any data is touched.
-            await self.update_session()
+            await self.admit()
             purged = RESULT_FLIPS[Operation.PURGE]
             # ResultsTable: get the session's results; ObjectStorage: delete their objects;
             # ResultsTable: set them to Deleted. By range, objects first.
@@ -26,7 +26,7 @@ class PurgeSession(SessionOperation):
                 update_results(purged),
             )
             # SessionsTable: update the session status to Purged.
-            await self.update_session(finish=True)
+            await self.finish()
             # SessionsTable: the updated session metadata, for the caller.
             await self.read_session()
         return self.outcome()

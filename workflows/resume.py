@@ -16,7 +16,7 @@ class ResumeSession(SessionOperation):
     async def run(self, request: OperationRequest) -> OperationOutcome:
         async with self.performing(request):
             # SessionsTable: set the session status to Running.
-            await self.update_session()
+            await self.admit()
             # TasksTable: set the Paused tasks to Submitted, by batch; Queue: insert the tasks of
             # each range into their queue. A range is queued before the next one is flipped, and a
             # crash between the two arrows is finished by the retry (ArmoniK.Core #803).

@@ -15,5 +15,5 @@ class StopSubmission(SessionOperation):
     async def run(self, request: OperationRequest) -> OperationOutcome:
         async with self.performing(request):
             # SessionsTable: update the session metadata (the flags only ever go to false).
-            await self.update_session()
+            await self.admit()
         return self.outcome()

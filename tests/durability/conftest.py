@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from client.sessions import SessionsClient
 from tests.conftest import stack_settings
+from tests.support import StackClient
 
 SIZE = int(os.environ.get("CHAOS_SIZE", "50000"))
 RESULTS = int(os.environ.get("CHAOS_RESULTS", "10000"))
@@ -44,9 +44,9 @@ async def spawn_worker(stack, queue_name):
 
 
 @pytest.fixture
-async def chaos_client(stack, stores, temporal, queue_name) -> SessionsClient:
+async def chaos_client(stack, stores, temporal, queue_name) -> StackClient:
     """A client whose operations go to the worker processes, not to the in-process worker."""
     settings = stack_settings(
         stack, temporal_task_queue=queue_name, heartbeat_timeout=HEARTBEAT_TIMEOUT
     )
-    return SessionsClient(stores, settings, temporal)
+    return StackClient(stores, settings, temporal)

@@ -5,7 +5,7 @@ import asyncio
 import os
 import random
 
-from client.invariants import check
+from admin.invariants import check
 from client.sessions import OperationHandle
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
 from lifecycle.statuses import (
@@ -17,7 +17,7 @@ from lifecycle.statuses import (
 )
 from tests.conftest import report_figure
 from tests.durability.model import Request, assert_replays, observe, send
-from tests.support import eventually, new_session, op_id
+from tests.support import eventually, finished, new_session, op_id
 
 SESSIONS = int(os.environ.get("CHAOS_SESSIONS", "10"))
 REQUESTS = int(os.environ.get("CHAOS_REQUESTS", "200"))
@@ -96,4 +96,4 @@ async def test_a_cancel_admitted_during_a_purge_takes_effect_before_it(client):
 
 async def _scanned(handle: OperationHandle) -> bool:
     state = await handle.progress()
-    return any(step.scanned for step in state.progress.steps) and not state.finished
+    return any(step.scanned for step in state.steps) and not await finished(handle)

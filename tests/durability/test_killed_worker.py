@@ -5,11 +5,11 @@ import asyncio
 import random
 import time
 
-from client.invariants import check
+from admin.invariants import check
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.conftest import report_figure
 from tests.durability.conftest import KILLS, RESULTS, SIZE
-from tests.support import committed_batches, eventually, new_session
+from tests.support import committed_batches, eventually, finished, new_session
 
 # One session through its whole life; each operation is a bulk one.
 LIFE = [Operation.PAUSE, Operation.RESUME, Operation.CANCEL, Operation.PURGE, Operation.DELETE]
@@ -34,7 +34,7 @@ async def test_operations_survive_a_killed_worker(chaos_client, spawn_worker):
                 within=120,
                 what=f"{operation.value} to progress",
             )
-            assert not await _finished(handle), f"{operation.value} ended before kill {kills + 1}"
+            assert not await finished(handle), f"{operation.value} ended before kill {kills + 1}"
             await asyncio.sleep(rng.uniform(0, 0.03))  # a random instant, not a synchronisation
             worker.kill()
             kills += 1
@@ -74,9 +74,4 @@ async def test_operations_survive_a_killed_worker(chaos_client, spawn_worker):
 
 
 async def _progressed(client, handle, target: int) -> bool:
-    return await committed_batches(client, handle) >= target or await _finished(handle)
-
-
-async def _finished(handle) -> bool:
-    description = await handle.handle.describe()
-    return description.status is not None and description.status.name != "RUNNING"
+    return await committed_batches(client, handle) >= target or await finished(handle)

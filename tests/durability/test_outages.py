@@ -6,12 +6,12 @@ import asyncio
 import time
 from collections import Counter
 
-from client.invariants import check
+from admin.invariants import check
 from client.sessions import OperationHandle
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from stores.queue import QueuedTask
 from tests.conftest import report_figure
-from tests.support import eventually, new_session
+from tests.support import eventually, finished, new_session
 
 TASKS = 20_000
 # Each outage lasts this long, and the operation must be seen failing this many attempts in a
@@ -22,12 +22,12 @@ ATTEMPTS_WHILE_DOWN = 4
 
 async def _running_step(handle: OperationHandle, step: str) -> bool:
     state = await handle.progress()
-    return any(s.step == step and s.scanned > 0 for s in state.progress.steps)
+    return any(s.step == step and s.scanned > 0 for s in state.steps)
 
 
 async def _retrying(handle: OperationHandle, attempts: int):
     state = await handle.progress()
-    assert not state.finished, "the operation must wait for the store, not fail"
+    assert not await finished(handle), "the operation must wait for the store, not fail"
     failing = [r for r in state.retrying if r.attempt >= attempts]
     return failing[0] if failing else None
 
@@ -42,7 +42,7 @@ async def _outage(server, handle: OperationHandle, step: str) -> str:
         )
         # The outage's length is the scenario, not a wait for something to happen.
         await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
-        assert not (await handle.progress()).finished
+        assert not await finished(handle)
     finally:
         server.start()
     return (

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from client.invariants import check
-from client.seed import seed
+from admin.invariants import check
+from admin.seed import seed
 from lifecycle.models import Partition
 from lifecycle.statuses import Operation, TaskStatus
 from tests.conftest import report_figure

@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from client.invariants import INVARIANTS, check
+from admin.invariants import INVARIANTS, check
 from lifecycle.models import Session
 from stores.connect import Stores
 from stores.queue import PREFIX

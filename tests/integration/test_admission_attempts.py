@@ -94,7 +94,7 @@ async def test_two_attempts_of_an_admission_admit_it_once(
         "SELECT 1 FROM sessions WHERE session_id = $1 FOR UPDATE",
         [session_id],
         "FOR UPDATE",
-        _run(sessions.update_session, update),
+        _run(sessions.admit, update),
     )
 
     admitted = _same(answers)
@@ -107,17 +107,15 @@ async def test_two_attempts_of_a_purge_finish_both_finish_it(client, stores, ses
     session_id = await new_session(client, mix={TaskStatus.COMPLETED: 10}, results=10)
     await client.run(Operation.CLOSE, session_id)
     op_id = f"test-{uuid.uuid4()}"
-    await ActivityEnvironment().run(
-        sessions.update_session, SessionUpdate(op_id, session_id, Operation.PURGE)
-    )
-    finish = SessionUpdate(op_id, session_id, Operation.PURGE, finish=True)
+    admission = SessionUpdate(op_id, session_id, Operation.PURGE)
+    await ActivityEnvironment().run(sessions.admit, admission)
 
     answers = await _overlapping(
         stores,
         "SELECT 1 FROM sessions WHERE session_id = $1 FOR UPDATE",
         [session_id],
         "FOR UPDATE",
-        _run(sessions.update_session, finish),
+        _run(sessions.finish, admission),
     )
 
     assert _same(answers).session.status == SessionStatus.PURGED

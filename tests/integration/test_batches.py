@@ -10,7 +10,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.batches import BatchRunner
 from activities.tasks import TasksActivities
-from client.seed import seed
+from admin.seed import seed
 from lifecycle.models import Guard, Sweep, TaskOptions
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS

@@ -19,7 +19,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from client.invariants import INVARIANTS
+from admin.invariants import INVARIANTS
 from lifecycle.models import TaskOptions
 from lifecycle.statuses import SessionStatus
 from tests.integration.snapshot import assert_invariants, take

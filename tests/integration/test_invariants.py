@@ -1,7 +1,7 @@
 """The invariant checker finds each kind of violation planted in a real session, by its name, and
 nothing else; the other tests trust it to say a session is sound."""
 
-from client.invariants import check
+from admin.invariants import check
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus, TaskStatus
 from stores.queue import QueuedTask
 from tests.support import new_session

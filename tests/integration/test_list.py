@@ -10,7 +10,7 @@ from client.sessions import SessionsClient
 from lifecycle.models import TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, SessionStatus
-from stores.sessions_table import Condition, ListQuery
+from stores.list_query import Condition, ListQuery
 from tests.integration.snapshot import assert_invariants
 
 pytestmark = pytest.mark.stack
@@ -134,7 +134,7 @@ async def test_get_and_list_read_postgresql_without_temporal(stores, settings, l
     tag, ids = listed
     # A client whose Temporal address leads nowhere: reads never need it.
     offline = SessionsClient(
-        stores, settings.model_copy(update={"temporal_address": "127.0.0.1:9"})
+        settings.model_copy(update={"temporal_address": "127.0.0.1:9"}), db=stores.db
     )
     row = await stores.sessions.get(ids[3])
     assert await offline.get(ids[3]) == row

@@ -12,12 +12,11 @@ import uuid
 import pytest
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput
 
-from client.invariants import check
-from client.sessions import SessionsClient
+from admin.invariants import check
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.conftest import TEST_BATCHES, stack_settings
 from tests.integration.gates import WITHIN, ActivityGates
-from tests.support import new_session
+from tests.support import StackClient, new_session
 from worker import build_worker
 from workflows.operation import workflow_id
 
@@ -31,20 +30,20 @@ async def gates() -> ActivityGates:
 
 
 @pytest.fixture(scope="module")
-async def gated(stack, stores, temporal, gates) -> SessionsClient:
+async def gated(stack, stores, temporal, gates) -> StackClient:
     """A client whose operations run on a worker of their own, behind the gates."""
     settings = stack_settings(stack, temporal_task_queue=f"gated-{uuid.uuid4()}", **TEST_BATCHES)
     async with build_worker(temporal, stores, settings, [gates]):
-        yield SessionsClient(stores, settings, temporal)
+        yield StackClient(stores, settings, temporal)
 
 
-async def _close_and_purge(client: SessionsClient, session_id: str) -> None:
+async def _close_and_purge(client: StackClient, session_id: str) -> None:
     assert (await client.run(Operation.CLOSE, session_id)).session.status == SessionStatus.CLOSED
     purged = await client.run(Operation.PURGE, session_id)
     assert purged.session.status == SessionStatus.PURGED
 
 
-async def _queued_of(client: SessionsClient, session_id: str) -> list[str]:
+async def _queued_of(client: StackClient, session_id: str) -> list[str]:
     members = await client.stores.queue.all_members()
     return [m for queue in members.values() for m in queue if m.startswith(f"{session_id}/")]
 
@@ -57,7 +56,7 @@ async def test_a_resume_overtaken_by_a_close_and_a_purge_queues_every_task(gated
     # The second range is flipped to SUBMITTED and not yet queued when the gate holds it.
     gate = gates.hold(workflow_id(Operation.RESUME, session_id), "enqueue_tasks", call=2)
     resume = await gated.start(Operation.RESUME, session_id)
-    await gate.reached()
+    await gate.reached(WITHIN)
 
     await _close_and_purge(gated, session_id)
     gate.release()
@@ -84,7 +83,7 @@ async def test_a_pause_overtaken_by_a_close_and_a_purge_takes_every_task_out_of_
     # The second range is PAUSED and still queued when the gate holds it.
     gate = gates.hold(workflow_id(Operation.PAUSE, session_id), "dequeue_tasks", call=2)
     pause = await gated.start(Operation.PAUSE, session_id)
-    await gate.reached()
+    await gate.reached(WITHIN)
 
     await _close_and_purge(gated, session_id)
     gate.release()
@@ -135,12 +134,12 @@ async def test_a_pause_repeated_after_a_resume_overtook_the_first_starts_afresh(
     recorded = await Client.connect(
         settings.temporal_address, namespace=settings.temporal_namespace, interceptors=[starts]
     )
-    client = SessionsClient(gated.stores, gated.settings, recorded)
+    client = StackClient(gated.stores, gated.settings, recorded)
     session_id = await new_session(client, mix={TaskStatus.SUBMITTED: TASKS})
     pause_id = workflow_id(Operation.PAUSE, session_id)
     gate = gates.hold(pause_id, "update_tasks", call=2)
     first = await client.start(Operation.PAUSE, session_id)
-    await gate.reached()
+    await gate.reached(WITHIN)
     resumed = await client.run(Operation.RESUME, session_id)
     assert resumed.session.status == SessionStatus.RUNNING
 
@@ -168,7 +167,7 @@ async def test_a_pause_repeated_while_the_first_runs_joins_it(gated, gates):
     session_id = await new_session(gated, mix={TaskStatus.SUBMITTED: TASKS})
     gate = gates.hold(workflow_id(Operation.PAUSE, session_id), "update_tasks", call=2)
     first = await gated.start(Operation.PAUSE, session_id)
-    await gate.reached()
+    await gate.reached(WITHIN)
 
     second = await gated.start(Operation.PAUSE, session_id)
     gate.release()

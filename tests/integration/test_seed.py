@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from client.seed import MANUAL_EVERY, seed
+from admin.seed import MANUAL_EVERY, seed
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from stores.object_storage import object_key

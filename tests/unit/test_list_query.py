@@ -3,7 +3,7 @@
 import pytest
 
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
-from stores.sessions_table import Condition, ListQuery
+from stores.list_query import Condition, ListQuery
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Running a production workflow against a FakeStore."""
+"""Running a production workflow against a Scenario."""
 
 import asyncio
 from uuid import uuid4
@@ -7,25 +7,26 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.failure_interceptor import FailureInterceptor
 from lifecycle.models import CreateRequest, Guard, OperationOutcome, OperationRequest
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS
-from tests.workflows.fakes import FakeStore, Gate
+from tests.workflows.faults import Gate
+from tests.workflows.scenario import Scenario
 from workflows.operation import workflow_id
 from workflows.registry import WORKFLOWS
 
 RESULT_TIMEOUT = 20  # seconds
 
 
-def worker(env: WorkflowEnvironment, store: FakeStore, task_queue: str) -> Worker:
-    """A worker for every workflow, with the store's fakes as its activities."""
+def worker(env: WorkflowEnvironment, store: Scenario, task_queue: str) -> Worker:
+    """A worker for every workflow, running the real activities over the scenario's stores,
+    behind its script of faults."""
     return Worker(
         env.client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS.values()),
         activities=store.activities(),
-        interceptors=[FailureInterceptor()],
+        interceptors=store.interceptors(),
     )
 
 
@@ -54,7 +55,7 @@ async def start(
 
 async def execute(
     env: WorkflowEnvironment,
-    store: FakeStore,
+    store: Scenario,
     operation: Operation,
     request: OperationRequest | CreateRequest | None = None,
 ) -> OperationOutcome:
@@ -76,7 +77,7 @@ async def entered(gate: Gate) -> None:
     await asyncio.wait_for(gate.entered.wait(), timeout=RESULT_TIMEOUT)
 
 
-def assert_sweeps_guarded(store: FakeStore, operation: Operation, epoch: int | None) -> None:
+def assert_sweeps_guarded(store: Scenario, operation: Operation, epoch: int | None) -> None:
     """Every sweep call commits only under the operation's guard: the statuses it sweeps while
     (lifecycle.transitions) and, for Pause and Resume, the epoch its admission returned."""
     expected = Guard(statuses=sorted(TRANSITIONS[operation].sweeps_while), epoch=epoch)

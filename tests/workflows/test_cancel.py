@@ -3,17 +3,17 @@ the unfinished tasks are cancelled and dequeued range by range, then the results
 
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import assert_sweeps_guarded, execute
 
 
 async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=5, results=7)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=5, results=7)
 
     outcome = await execute(env, store, Operation.CANCEL)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
@@ -25,10 +25,13 @@ async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
     assert outcome.session.status == SessionStatus.CANCELLED
     assert not outcome.session.client_submission and not outcome.session.worker_submission
     assert not outcome.superseded
+    # What the real activities did to the stores.
+    assert set(store.task_statuses().values()) == {TaskStatus.CANCELLED}
+    assert store.stores.queue.members() == set()
 
 
 async def test_cancel_sweeps_carry_the_cancel_flips_and_no_epoch(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=5, results=7)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=5, results=7)
 
     await execute(env, store, Operation.CANCEL)
 

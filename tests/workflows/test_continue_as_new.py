@@ -5,7 +5,7 @@ from temporalio.api.enums.v1 import EventType
 
 from lifecycle.models import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import result_of, start, task_queue, worker
 
 LIMIT = 40
@@ -29,7 +29,7 @@ async def run_lengths(env, workflow_id: str, first_run_id: str) -> list[int]:
 
 async def test_resume_over_many_ranges_continues_as_new_and_resumes_where_it_was(env):
     # 40 tasks, one batch of 2 per call: 20 ranges, then an empty call that ends the sweep.
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=40, batch_size=2, batches_per_call=1)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=40, batch_size=2, batches_per_call=1)
     queue = task_queue()
     async with worker(env, store, queue):
         handle = await start(
@@ -53,8 +53,8 @@ async def test_resume_over_many_ranges_continues_as_new_and_resumes_where_it_was
     )
     assert all(c.attempt == 1 for c in store.calls)
     # The admission ran once; every later run kept its op id and epoch.
-    assert len(store.of("update_session")) == 1
-    admission = store.of("update_session")[0]
+    assert len(store.of("admit")) == 1
+    admission = store.of("admit")[0]
     assert {c.arg.op_id for c in store.calls if c.activity != "get_session"} == {
         admission.arg.op_id
     }

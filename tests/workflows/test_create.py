@@ -2,12 +2,12 @@
 
 from lifecycle.models import CreateRequest
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import DEFAULT_PARTITION, FakeStore, options
+from tests.workflows.scenario import DEFAULT_PARTITION, Scenario, options
 from tests.workflows.support import execute
 
 
 async def test_create_checks_partitions_then_inserts_the_checked_request(env):
-    store = FakeStore(status=None, partitions=(DEFAULT_PARTITION, "gpu"))
+    store = Scenario(status=None, partitions=(DEFAULT_PARTITION, "gpu"))
     request = CreateRequest(store.session_id, ["gpu", DEFAULT_PARTITION], options())
 
     outcome = await execute(env, store, Operation.CREATE, request)

@@ -2,17 +2,17 @@
 deleted (objects first, so none is orphaned), range by range, and the session row last."""
 
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import assert_sweeps_guarded, execute
 
 
 async def test_delete_sweeps_tasks_then_results_then_deletes_the_session(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=6, results=3)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=6, results=3)
 
     outcome = await execute(env, store, Operation.DELETE)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("dequeue_tasks", "", None),
         ("delete_tasks", "", key(4)),
         ("dequeue_tasks", key(4), None),
@@ -22,14 +22,18 @@ async def test_delete_sweeps_tasks_then_results_then_deletes_the_session(env):
         ("delete_session",),
     ]
     assert store.session is None
+    tables = store.stores.db.tables
+    assert not tables.tasks[store.session_id] and not tables.results[store.session_id]
+    assert store.stores.queue.members() == set() and store.stores.objects.objects == set()
+    assert not tables.operations and not tables.steps
     # The answer is the session's last state: DELETED, as the admission left it.
-    assert outcome.session == store.of("update_session")[0].result.session
+    assert outcome.session == store.of("admit")[0].result.session
     assert outcome.session.status == SessionStatus.DELETED
     assert not outcome.superseded
 
 
 async def test_delete_sweeps_every_row_and_every_object(env):
-    store = FakeStore(status=SessionStatus.PURGED, tasks=6, results=3)
+    store = Scenario(status=SessionStatus.PURGED, tasks=6, results=3)
 
     await execute(env, store, Operation.DELETE)
 

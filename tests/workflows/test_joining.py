@@ -7,12 +7,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from lifecycle.models import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore
+from tests.workflows.scenario import Scenario
 from tests.workflows.support import entered, result_of, start, task_queue, worker
 
 
 async def test_a_second_pause_joins_the_running_one(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     gate = store.gate("update_tasks", call=1)
     request = OperationRequest(store.session_id)
     join = WorkflowIDConflictPolicy.USE_EXISTING
@@ -29,13 +29,13 @@ async def test_a_second_pause_joins_the_running_one(env):
     assert results[0] == results[1]
     assert results[0].session.status == SessionStatus.PAUSED
     # One execution: one admission, one sweep.
-    assert len(store.of("update_session")) == 1
+    assert len(store.of("admit")) == 1
     assert len(store.of("update_tasks")) == 3
 
 
 async def test_without_use_existing_a_second_start_is_rejected(env):
     # The control: the join above is the policy's doing, not the server's default.
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     gate = store.gate("update_tasks", call=1)
     request = OperationRequest(store.session_id)
     queue = task_queue()

@@ -3,18 +3,18 @@ and taken out of their queue, range by range."""
 
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TASK_FLIPS
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import assert_sweeps_guarded, execute
 
 
 async def test_pause_admits_then_alternates_update_and_dequeue_over_successive_ranges(env):
     # 10 tasks, 2 per batch, 2 batches per call: ranges end at 4, 8 and 10.
-    store = FakeStore(status=SessionStatus.RUNNING, epoch=7, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, epoch=7, tasks=10)
 
     outcome = await execute(env, store, Operation.PAUSE)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
@@ -27,10 +27,12 @@ async def test_pause_admits_then_alternates_update_and_dequeue_over_successive_r
     assert outcome.session == store.of("get_session")[0].result
     assert outcome.session.status == SessionStatus.PAUSED
     assert not outcome.superseded
+    assert set(store.task_statuses().values()) == {TaskStatus.PAUSED}
+    assert store.stores.queue.members() == set()
 
 
 async def test_pause_sweeps_carry_the_pause_flip_and_the_admitted_epoch(env):
-    store = FakeStore(status=SessionStatus.RUNNING, epoch=7, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, epoch=7, tasks=10)
 
     await execute(env, store, Operation.PAUSE)
 
@@ -50,5 +52,5 @@ async def test_pause_sweeps_carry_the_pause_flip_and_the_admitted_epoch(env):
         )
     # The admission bumped the epoch from 7 to 8: every batch is guarded by that epoch, so a
     # later Resume (which bumps it again) stops this sweep.
-    assert store.of("update_session")[0].result.epoch == 8
+    assert store.of("admit")[0].result.epoch == 8
     assert_sweeps_guarded(store, Operation.PAUSE, epoch=8)

@@ -3,12 +3,12 @@ carries the final figures."""
 
 from lifecycle.models import OperationRequest, Progress
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore
+from tests.workflows.scenario import Scenario
 from tests.workflows.support import entered, result_of, start, task_queue, worker
 from workflows.pause import PauseSession
 
 
-async def query_while_held(env, store: FakeStore, activity_name: str, call: int) -> Progress:
+async def query_while_held(env, store: Scenario, activity_name: str, call: int) -> Progress:
     """The progress a Pause reports while the given sweep call is in flight."""
     gate = store.gate(activity_name, call=call)
     queue = task_queue()
@@ -22,7 +22,7 @@ async def query_while_held(env, store: FakeStore, activity_name: str, call: int)
 
 
 async def test_progress_reports_the_operation_and_counts_while_sweeping(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
 
     # Held in the second range: the first one (4 of 10 tasks) is reported.
     progress = await query_while_held(env, store, "update_tasks", call=2)
@@ -38,26 +38,26 @@ async def test_progress_names_the_step_in_flight(env):
     # Held in the second flip, after the first range was dequeued: the step running is the
     # flip's ("tasks"), not the one that last reported ("queue").
     progress = await query_while_held(
-        env, FakeStore(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=2
+        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=2
     )
     assert progress.step == "tasks"
 
     progress = await query_while_held(
-        env, FakeStore(status=SessionStatus.RUNNING, tasks=10), "dequeue_tasks", call=2
+        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "dequeue_tasks", call=2
     )
     assert progress.step == "queue"
 
 
 async def test_progress_before_the_first_batch_names_the_step_and_no_counts(env):
     progress = await query_while_held(
-        env, FakeStore(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=1
+        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=1
     )
 
     assert (progress.state, progress.step, progress.steps) == ("running", "tasks", [])
 
 
 async def test_outcome_progress_is_done_with_per_step_counts(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     queue = task_queue()
     async with worker(env, store, queue):
         handle = await start(env, Operation.PAUSE, OperationRequest(store.session_id), queue)

@@ -1,32 +1,35 @@
 """PurgeSession: checked before any data is touched, then objects deleted and results marked
 Deleted range by range (objects first), and only then the session set to Purged."""
 
-from lifecycle.statuses import Operation, SessionStatus
+from lifecycle.statuses import Operation, ResultStatus, SessionStatus
 from lifecycle.transitions import RESULT_FLIPS
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import assert_sweeps_guarded, execute
 
 
 async def test_purge_admits_then_deletes_objects_before_results_then_finishes(env):
-    store = FakeStore(status=SessionStatus.CLOSED, tasks=3, results=6)
+    store = Scenario(status=SessionStatus.CLOSED, tasks=3, results=6)
 
     outcome = await execute(env, store, Operation.PURGE)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("delete_objects", "", None),
         ("update_results", "", key(4)),
         ("delete_objects", key(4), None),
         ("update_results", key(4), key(6)),
-        ("update_session", "finish"),
+        ("finish",),
     ]
-    assert outcome.session == store.of("update_session")[-1].result.session
+    assert outcome.session == store.of("finish")[0].result.session
     assert outcome.session.status == SessionStatus.PURGED
     assert not outcome.superseded
+    results = store.stores.db.tables.results[store.session_id].values()
+    assert {(r.status, r.opaque_id) for r in results} == {(ResultStatus.DELETED, None)}
+    assert store.stores.objects.objects == set()
 
 
 async def test_purge_keeps_manual_results_and_uses_the_purge_flip(env):
-    store = FakeStore(status=SessionStatus.CANCELLED, results=6)
+    store = Scenario(status=SessionStatus.CANCELLED, results=6)
 
     await execute(env, store, Operation.PURGE)
 

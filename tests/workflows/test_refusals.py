@@ -9,7 +9,7 @@ import pytest
 from lifecycle.models import CreateRequest, OperationOutcome, TaskOptions
 from lifecycle.refusals import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore, options
+from tests.workflows.scenario import Scenario, options
 from tests.workflows.support import execute
 
 S = SessionStatus
@@ -40,14 +40,14 @@ def assert_refused(outcome: OperationOutcome, kind: str) -> None:
     ],
 )
 async def test_refused_admission_fails_once_and_touches_nothing(env, operation, status, kind):
-    store = FakeStore(status=status, tasks=6, results=6)
+    store = Scenario(status=status, tasks=6, results=6)
     before = copy.deepcopy(store.session)
 
     outcome = await execute(env, store, operation)
 
     assert_refused(outcome, kind)
     # One attempt of the admission, and nothing after it.
-    assert [(c.activity, c.attempt) for c in store.calls] == [("update_session", 1)]
+    assert [(c.activity, c.attempt) for c in store.calls] == [("admit", 1)]
     assert store.session == before
 
 
@@ -60,7 +60,7 @@ async def test_refused_admission_fails_once_and_touches_nothing(env, operation, 
     ],
 )
 async def test_refused_create_inserts_nothing(env, partitions, task_options, kind):
-    store = FakeStore(status=None)
+    store = Scenario(status=None)
     request = CreateRequest(store.session_id, partitions, task_options)
 
     outcome = await execute(env, store, Operation.CREATE, request)
@@ -71,7 +71,7 @@ async def test_refused_create_inserts_nothing(env, partitions, task_options, kin
 
 
 async def test_a_not_found_names_the_session(env):
-    store = FakeStore(status=None)
+    store = Scenario(status=None)
 
     outcome = await execute(env, store, Operation.PAUSE)
 

@@ -1,21 +1,21 @@
 """ResumeSession: the session is set to Running, then its Paused tasks are set to Submitted and
 pushed to their queue, range by range: each push covers exactly the range just flipped."""
 
-from lifecycle.statuses import Operation, SessionStatus
+from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TASK_FLIPS
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import assert_sweeps_guarded, execute
 
 
 async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
     # 8 tasks, 2 per batch, 2 batches per call: the third call finds an empty range, which is
     # the end of the sweep and has nothing to enqueue.
-    store = FakeStore(status=SessionStatus.PAUSED, epoch=3, tasks=8)
+    store = Scenario(status=SessionStatus.PAUSED, epoch=3, tasks=8)
 
     outcome = await execute(env, store, Operation.RESUME)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
@@ -25,10 +25,14 @@ async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
     ]
     assert outcome.session.status == SessionStatus.RUNNING
     assert not outcome.superseded
+    assert set(store.task_statuses().values()) == {TaskStatus.SUBMITTED}
+    assert {member for _, member in store.stores.queue.members()} == {
+        f"{store.session_id}/{key(i)}" for i in range(1, 9)
+    }
 
 
 async def test_each_enqueue_covers_exactly_the_range_the_preceding_update_opened(env):
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=11, batch_size=3, batches_per_call=1)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=11, batch_size=3, batches_per_call=1)
 
     await execute(env, store, Operation.RESUME)
 
@@ -44,7 +48,7 @@ async def test_each_enqueue_covers_exactly_the_range_the_preceding_update_opened
 
 
 async def test_resume_sweeps_carry_the_resume_flip_and_the_admitted_epoch(env):
-    store = FakeStore(status=SessionStatus.PAUSED, epoch=3, tasks=8)
+    store = Scenario(status=SessionStatus.PAUSED, epoch=3, tasks=8)
 
     await execute(env, store, Operation.RESUME)
 
@@ -53,5 +57,5 @@ async def test_resume_sweeps_carry_the_resume_flip_and_the_admitted_epoch(env):
         assert (call.from_statuses, call.to_status) == (sorted(flip.from_statuses), flip.to_status)
     for call in store.of("enqueue_tasks"):
         assert (call.step, call.to_status) == ("queue", None)
-    assert store.of("update_session")[0].result.epoch == 4
+    assert store.of("admit")[0].result.epoch == 4
     assert_sweeps_guarded(store, Operation.RESUME, epoch=4)

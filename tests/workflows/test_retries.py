@@ -2,17 +2,17 @@
 repeats the same call, so no range is skipped or redone. Time-skipping makes the backoff free."""
 
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import execute
 
 
-async def test_update_session_is_retried_until_it_succeeds(env):
-    store = FakeStore(status=SessionStatus.RUNNING)
-    store.fail("update_session", times=2)
+async def test_an_admission_is_retried_until_it_succeeds(env):
+    store = Scenario(status=SessionStatus.RUNNING)
+    store.fail("admit", times=2)
 
     outcome = await execute(env, store, Operation.CLOSE)
 
-    calls = store.of("update_session")
+    calls = store.of("admit")
     assert [c.attempt for c in calls] == [1, 2, 3]
     assert calls[0].arg == calls[1].arg == calls[2].arg
     assert calls[2].result is not None
@@ -20,14 +20,14 @@ async def test_update_session_is_retried_until_it_succeeds(env):
 
 
 async def test_a_failed_sweep_call_is_retried_over_the_same_range(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     # The second range's flip fails twice.
     store.fail("update_tasks", call=2, times=2)
 
     outcome = await execute(env, store, Operation.PAUSE)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
@@ -47,7 +47,7 @@ async def test_a_failed_sweep_call_is_retried_over_the_same_range(env):
 
 
 async def test_a_failed_follower_is_retried_over_the_range_it_was_given(env):
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=8)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=8)
     store.fail("enqueue_tasks", call=1, times=2)
 
     outcome = await execute(env, store, Operation.RESUME)

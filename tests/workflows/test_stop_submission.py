@@ -2,17 +2,17 @@
 
 from lifecycle.models import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore
+from tests.workflows.scenario import Scenario
 from tests.workflows.support import execute
 
 
 async def test_stop_submission_passes_the_requested_flags_in_one_update(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=4)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=4)
     request = OperationRequest(store.session_id, client=True, worker=False)
 
     outcome = await execute(env, store, Operation.STOP_SUBMISSION, request)
 
-    assert store.trace() == [("update_session", "admit")]
+    assert store.trace() == [("admit",)]
     update = store.calls[0].arg
     assert (update.operation, update.client, update.worker) == (
         Operation.STOP_SUBMISSION,

@@ -3,11 +3,11 @@ the next batch fails, the workflow stops there and answers superseded, with the 
 operation left it (read back at the end), so that the caller learns where it is now."""
 
 from lifecycle.statuses import Operation, SessionStatus
-from tests.workflows.fakes import FakeStore, key
+from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import execute
 
 
-def take_over(store: FakeStore, status: SessionStatus):
+def take_over(store: Scenario, status: SessionStatus):
     """A Pause or Resume admitted meanwhile: new status, new epoch."""
 
     def change() -> None:
@@ -17,7 +17,7 @@ def take_over(store: FakeStore, status: SessionStatus):
     return change
 
 
-def move(store: FakeStore, status: SessionStatus):
+def move(store: Scenario, status: SessionStatus):
     def change() -> None:
         store.session.status = status
 
@@ -25,13 +25,13 @@ def move(store: FakeStore, status: SessionStatus):
 
 
 async def test_pause_superseded_by_a_resume_stops_its_sweep(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     store.before("update_tasks", 2, take_over(store, SessionStatus.RUNNING))
 
     outcome = await execute(env, store, Operation.PAUSE)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),  # answered superseded: no sweep follows
@@ -45,13 +45,13 @@ async def test_pause_superseded_by_a_resume_stops_its_sweep(env):
 
 
 async def test_resume_superseded_in_a_follower_opens_no_further_range(env):
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=10)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=10)
     store.before("enqueue_tasks", 1, take_over(store, SessionStatus.PAUSED))
 
     outcome = await execute(env, store, Operation.RESUME)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
         ("get_session",),
@@ -61,14 +61,14 @@ async def test_resume_superseded_in_a_follower_opens_no_further_range(env):
 
 
 async def test_cancel_superseded_by_a_delete_skips_its_later_sweeps(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10, results=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10, results=10)
     store.before("update_tasks", 1, move(store, SessionStatus.DELETED))
 
     outcome = await execute(env, store, Operation.CANCEL)
 
     # Neither the queue nor the results sweep runs.
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("get_session",),
     ]
@@ -77,38 +77,37 @@ async def test_cancel_superseded_by_a_delete_skips_its_later_sweeps(env):
 
 
 async def test_purge_superseded_mid_sweep_never_finishes(env):
-    store = FakeStore(status=SessionStatus.CLOSED, results=10)
+    store = Scenario(status=SessionStatus.CLOSED, results=10)
     store.before("delete_objects", 2, move(store, SessionStatus.DELETED))
 
     outcome = await execute(env, store, Operation.PURGE)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("delete_objects", "", None),
         ("update_results", "", key(4)),
         ("delete_objects", key(4), None),
         ("get_session",),
     ]
     # No finish: the session is never marked PURGED by a purge that did not complete.
-    assert [c.arg.finish for c in store.of("update_session")] == [False]
+    assert not store.of("finish")
     assert outcome.superseded
     assert outcome.session.status == SessionStatus.DELETED
 
 
 async def test_purge_whose_finish_finds_the_session_moved_answers_superseded(env):
-    store = FakeStore(status=SessionStatus.CLOSED, results=3)
-    # The finish is the second update_session call.
-    store.before("update_session", 2, move(store, SessionStatus.DELETED))
+    store = Scenario(status=SessionStatus.CLOSED, results=3)
+    store.before("finish", 1, move(store, SessionStatus.DELETED))
 
     outcome = await execute(env, store, Operation.PURGE)
 
-    assert store.trace()[-1] == ("update_session", "finish")
+    assert store.trace()[-1] == ("finish",)
     assert outcome.superseded
     assert outcome.session.status != SessionStatus.PURGED
 
 
 async def test_resume_superseded_by_a_delete_that_removed_the_row_answers_deleted(env):
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=10)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=10)
 
     def deleted() -> None:
         store.session = None
@@ -127,14 +126,14 @@ async def test_resume_superseded_by_a_delete_that_removed_the_row_answers_delete
 async def test_resume_through_a_close_and_a_purge_sweeps_on_and_answers_the_purged_session(env):
     """Close and Purge touch no task: a Resume sweeps on through them, every range flipped and
     queued, and its caller learns the session is PURGED now, not RUNNING."""
-    store = FakeStore(status=SessionStatus.PAUSED, tasks=10)
+    store = Scenario(status=SessionStatus.PAUSED, tasks=10)
     store.before("enqueue_tasks", 1, move(store, SessionStatus.CLOSED))
     store.before("update_tasks", 3, move(store, SessionStatus.PURGED))
 
     outcome = await execute(env, store, Operation.RESUME)
 
     assert store.trace() == [
-        ("update_session", "admit"),
+        ("admit",),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
@@ -148,7 +147,7 @@ async def test_resume_through_a_close_and_a_purge_sweeps_on_and_answers_the_purg
 
 
 async def test_pause_through_a_close_and_a_purge_takes_every_range_out_of_the_queue(env):
-    store = FakeStore(status=SessionStatus.RUNNING, tasks=10)
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     store.before("dequeue_tasks", 1, move(store, SessionStatus.CLOSED))
     store.before("dequeue_tasks", 2, move(store, SessionStatus.PURGED))
 
