@@ -1,5 +1,6 @@
-# The worker image of docker-compose.yml. The embedded stack's servers are not needed here: in
-# the production shape every store is its own service.
+# The image of docker-compose.yml's worker and API services (`python -m worker`, `python -m
+# api`). The embedded stack's servers are not needed here: in the production shape every store
+# is its own service.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -9,6 +10,8 @@ COPY stores stores
 COPY activities activities
 COPY workflows workflows
 COPY client client
+COPY admin admin
+COPY api api
 COPY stack stack
 RUN pip install --no-cache-dir .
 USER nobody

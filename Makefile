@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 SIZE ?=
 KILLS ?=
 
-.PHONY: install run test lint format chaos
+.PHONY: install run test lint format chaos protos
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ $(VENV)/.installed: pyproject.toml
 WORKERS ?= 1
 run: $(VENV)/.installed
 	$(PYTHON) -m stack --workers $(WORKERS)
+
+# The Python code of the project's own protos (ArmoniK's come from the armonik package).
+protos: $(VENV)/.installed
+	$(PYTHON) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
+		client/protos/operations.proto
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -39,13 +44,15 @@ test: lint
 # The durability tests at scale: make chaos SIZE=200000 KILLS=20 REQUESTS=1000 (tasks, kills
 # per operation, concurrent requests). Unset ones keep the tests' own defaults (50000 tasks,
 # 3 kills, 200 requests). Also the stateful test on sessions of STATEFUL tasks (20000), so
-# that its operations overlap over many batches, and a pause and a resume of SCALE tasks
-# (10000000).
+# that its operations overlap over many batches, a pause and a resume of SCALE tasks
+# (10000000), and FUZZ requests fuzzed at the gRPC API (100000).
 REQUESTS ?=
 STATEFUL ?= 20000
 SCALE ?= 10000000
+FUZZ ?= 100000
 chaos: $(VENV)/.installed
 	$(if $(SIZE),CHAOS_SIZE=$(SIZE)) $(if $(KILLS),CHAOS_KILLS=$(KILLS)) \
 	$(if $(REQUESTS),CHAOS_REQUESTS=$(REQUESTS)) \
-	CHAOS_STATEFUL_TASKS=$(STATEFUL) CHAOS_SCALE_TASKS=$(SCALE) \
-	$(PYTHON) -m pytest -q -o timeout=0 tests/durability $(PYTEST_ARGS)
+	CHAOS_STATEFUL_TASKS=$(STATEFUL) CHAOS_SCALE_TASKS=$(SCALE) FUZZ_EXAMPLES=$(FUZZ) \
+	$(PYTHON) -m pytest -q -o timeout=0 tests/durability tests/integration/test_api_fuzz.py \
+		$(PYTEST_ARGS)

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
 
     default_partition: str = "default"
 
+    # The gRPC API (ArmoniK's control-plane port): where the server listens and the CLI calls.
+    api_address: str = "127.0.0.1:5001"
+    # The API process also runs a worker, so that the operations it starts begin in it at once
+    # (Temporal's eager workflow start): a Create or a Close answers in one round trip.
+    api_worker: bool = True
+
     # A worker that stops heartbeating for this long is presumed dead, and its activity is
     # retried elsewhere from the last committed batch. Every store call is bounded by a share
     # of it (store_timeout), so that a dead store surfaces as a retryable error, with its cause,

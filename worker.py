@@ -6,7 +6,7 @@ python -m worker      (configuration from environment variables, see settings.py
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
@@ -62,18 +62,24 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await stores.close()
 
 
-def main() -> None:
+def run_until_signalled(serve: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
+    """Run `serve` with the settings of the environment until SIGINT or SIGTERM sets its stop
+    event, so that it stops cleanly (the worker finishing or heartbeating its activities)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
 
-    async def serve() -> None:
+    async def until_signalled() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
+        await serve(settings, stop)
 
-    asyncio.run(serve())
+    asyncio.run(until_signalled())
+
+
+def main() -> None:
+    run_until_signalled(run)
 
 
 if __name__ == "__main__":

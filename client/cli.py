@@ -2,12 +2,19 @@
 
 What each operation accepts and does, and the invariants `check` checks: docs/lifecycle.md.
 
+The session commands and `partition list` / `partition get` are a thin client of the control
+plane's gRPC API (ArmoniK's Sessions and Partitions services, and the control plane's Operations
+service for progress), at --endpoint (default: the API_ADDRESS setting): they connect to nothing
+else. The admin commands (seed, check, queue, migrate, partition create) talk to the stores
+directly, from the stores' settings (POSTGRES_DSN, REDIS_URL, S3_*).
+
 Every session command takes --json and then prints the session as one JSON object on stdout;
 for an operation, the object also says whether a later operation superseded it
-("superseded": true|false). A refusal prints one line on stderr and exits 1; bad arguments exit
-2 before anything starts; a stack that cannot be reached, or is lost on the way, prints one line
-on stderr and exits 3 (an operation already started goes on server-side, and running the same
-command again follows it).
+("superseded": true|false, or null when the CLI could not read the operation's end). Exit codes:
+1 for a refusal or any other error the API answers (one line on stderr, `error: <Status>:
+<details>`); 2 for bad arguments, refused before any call or answered INVALID_ARGUMENT; 3 for an
+API that cannot be reached or is lost on the way (one line on stderr; an operation already sent
+goes on server-side, and running the same command again joins it); 130 when interrupted.
 """
 
 import asyncio
@@ -15,47 +22,53 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shlex
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
-import aiohttp
-import asyncpg
-import botocore.exceptions
-import redis.exceptions
+import grpc
 import typer
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode
 
-from admin.invariants import check as check_invariants
-from admin.seed import seed as seed_session
-from client.sessions import OperationHandle, SessionsClient
-from lifecycle.models import OperationOutcome, Partition, Session, TaskOptions
+from client.api import ApiClient, Watched, list_sessions_request
+from lifecycle import models
+from lifecycle.models import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
+from lifecycle.transitions import TRANSITIONS
+from lifecycle.transitions import superseded as lifecycle_superseded
 from settings import Settings
-from stores.connect import Stores
-from stores.list_query import Condition, ListQuery
+
+if TYPE_CHECKING:
+    from stores.connect import Stores
+    from stores.database import Database
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Drive ArmoniK sessions through their life: create, pause, resume, close, purge, delete."
-    " What each operation accepts and does: docs/lifecycle.md.",
+    " What each operation accepts and does: docs/lifecycle.md. The session and partition"
+    " commands go through the control plane's gRPC API (--endpoint); the admin commands (seed,"
+    " check, queue, migrate, partition create) talk to the stores directly.",
 )
-session_app = typer.Typer(no_args_is_help=True, help="Create, drive and read sessions.")
-partition_app = typer.Typer(no_args_is_help=True, help="Create and read partitions.")
-queue_app = typer.Typer(no_args_is_help=True, help="Look at the partition queues.")
+session_app = typer.Typer(
+    no_args_is_help=True, help="Create, drive and read sessions, through the API."
+)
+partition_app = typer.Typer(
+    no_args_is_help=True,
+    help="Read partitions through the API; create them in the stores directly.",
+)
+queue_app = typer.Typer(
+    no_args_is_help=True, help="Look at the partition queues, in the stores directly (admin tools)."
+)
 app.add_typer(session_app, name="session")
 app.add_typer(partition_app, name="partition")
 app.add_typer(queue_app, name="queue")
@@ -63,12 +76,26 @@ app.add_typer(queue_app, name="queue")
 out = Console()
 err = Console(stderr=True)
 
+DEFAULT_ENDPOINT: str = Settings.model_fields["api_address"].default
+# How long the live progress waits before it looks again at an operation whose watch ended while
+# the RPC has not answered yet (it saw an earlier execution end, or its own just before the
+# answer). The RPC's answer ends the wait at once.
+RELOOK = 0.25
+# How long, at most, the live watch of an operation whose end cannot be read after its answer
+# (a Delete) may take to deliver that end: the watch polls the operation four times a second.
+LINGER = 2.0
+# Admin commands need the stores' settings; this says so when they cannot reach one.
+STORES_HINT = "the admin commands talk to the stores directly (POSTGRES_DSN, REDIS_URL, S3_*)"
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 OperationJsonOption = Annotated[
     bool,
     typer.Option(
         "--json",
-        help='Print the session as one JSON object on stdout, with "superseded": true|false.',
+        help='Print the session as one JSON object on stdout, with "superseded": true if a later'
+        " operation overtook this one (as the operation's last progress, read from the API once"
+        " it answered, says; close, stop-submission and delete never are), false if not, null if"
+        " that could not be read.",
     ),
 ]
 SessionArg = Annotated[str, typer.Argument(help="The session id.")]
@@ -82,108 +109,55 @@ TaskStatusName = StrEnum(  # type: ignore[misc]
 
 
 @dataclass
-class Started:
-    """An operation this command started: if the CLI loses the stack, it goes on server-side."""
+class Sent:
+    """What goes on server-side once this command sent its request, and what to run then."""
 
-    what: str  # "the pause of session X"
-    then: str  # what to run to follow it again
-
-
-# Set once the operation's workflow has started, so that a lost connection can say what goes on.
-started: Started | None = None
-
-# Exceptions that mean a server of the stack did not answer, or went away. RuntimeError: the
-# Temporal SDK's failed connect.
-CONNECTION_FAILURES = (
-    OSError,
-    RuntimeError,
-    RPCError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    botocore.exceptions.ConnectionError,
-    botocore.exceptions.HTTPClientError,
-    aiohttp.ClientConnectionError,
-)
-
-# Temporal calls that failed for want of an answer; with any other status, the server answered.
-UNANSWERED = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNKNOWN)
-
-# Which server a failure came from, by the module of its class or of its traceback's frames.
-ORIGINS = (
-    ("temporalio", "temporal"),
-    ("asyncpg", "postgres"),
-    ("redis", "redis"),
-    ("stores.queue", "redis"),
-    ("aiobotocore", "s3"),
-    ("aioboto3", "s3"),
-    ("botocore", "s3"),
-    ("aiohttp", "s3"),
-    ("stores.object_storage", "s3"),
-    ("stores.", "postgres"),
-)
+    what: str  # "the pause of session X goes on server-side"
+    then: str  # 'run "armonik-sessions session pause X" again to follow it'
 
 
-def run(command: Callable[[SessionsClient], Awaitable[int | None]]) -> None:
-    """Run one command of a client of the control plane."""
+@dataclass
+class Invocation:
+    """This run of the CLI: the API it calls, and what it sent (for the line that reports a
+    loss or an interruption)."""
 
-    async def with_client(settings: Settings) -> int:
-        client = SessionsClient(settings)
-        try:
-            return await command(client) or 0
-        finally:
-            # A store that went away must not hang the exit, nor hide the command's error.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.close(), 5)
-
-    _run(with_client)
+    endpoint: str = DEFAULT_ENDPOINT
+    # Given on the command line: the commands the CLI suggests then repeat it.
+    endpoint_given: bool = False
+    api: ApiClient | None = None
+    sent: Sent | None = None
 
 
-def run_admin(command: Callable[[Stores], Awaitable[int | None]]) -> None:
-    """Run one admin command, which talks to the stores themselves."""
-
-    async def with_stores(settings: Settings) -> int:
-        stores = await Stores.connect(settings)
-        try:
-            return await command(stores) or 0
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(stores.close(), 5)
-
-    _run(with_stores)
+invocation = Invocation()
 
 
-def _run(main: Callable[[Settings], Awaitable[int]]) -> None:
-    """Run one command, and leave through a clean exit path: the Temporal SDK can crash at
-    interpreter exit, which would change the exit code.
+@app.callback()
+def root(
+    ctx: typer.Context,
+    endpoint: Annotated[
+        str,
+        typer.Option(
+            "--endpoint",
+            envvar="API_ADDRESS",
+            metavar="HOST:PORT",
+            help="The control plane's gRPC API, for the session commands and partition list/get.",
+        ),
+    ] = DEFAULT_ENDPOINT,
+) -> None:
+    invocation.endpoint = endpoint
+    source = ctx.get_parameter_source("endpoint")
+    invocation.endpoint_given = source is not None and source.name == "COMMANDLINE"
 
-    Whatever happens, the user gets either the command's output or one line on stderr: a
-    refusal (exit 1 or 2), or a server of the stack that cannot be reached or was lost (exit 3),
-    never a traceback."""
-    # While a server is down, asyncpg logs each failed attempt to reconnect its pool (with a
-    # traceback) and the Temporal SDK's core each retried call: the command's own error says it
-    # in one line.
-    logging.getLogger("asyncpg.pool").setLevel(logging.CRITICAL)
-    Runtime.set_default(
-        Runtime(telemetry=TelemetryConfig(logging=None)), error_if_already_set=False
-    )
-    settings = Settings()
-    try:
-        code = asyncio.run(main(settings))
-    except Refused as e:
-        say(f"error: {e.kind}: {e.message}")
-        code = 2 if e.kind == INVALID_ARGUMENT else 1
-    except CONNECTION_FAILURES as e:
-        say(_lost(e, settings))
-        code = 3
-    except KeyboardInterrupt:
-        going_on = f"; {started.what} goes on server-side: {started.then}" if started else ""
-        say(f"interrupted{going_on}")
-        code = 130
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+
+def command_line(*args: str) -> str:
+    """A command to suggest to the user, against the same endpoint."""
+    endpoint = ["--endpoint", invocation.endpoint] if invocation.endpoint_given else []
+    return shlex.join(["armonik-sessions", *endpoint, *args])
+
+
+def this_command() -> str:
+    """The command as the user ran it: running it again joins the operation it started."""
+    return shlex.join(["armonik-sessions", *sys.argv[1:]])
 
 
 def say(line: str) -> None:
@@ -191,92 +165,103 @@ def say(line: str) -> None:
     print(" ".join(line.split()), file=sys.stderr, flush=True)
 
 
-def _lost(error: BaseException, settings: Settings) -> str:
-    """The one line that says which server failed and how, and what goes on without the CLI."""
-    server = _server(_origin(error), settings)
-    reason = _reason(error)
-    if isinstance(error, RPCError) and error.status not in UNANSWERED:
-        reason = f"{error.status.name}: {reason}"
-        head = "the control plane failed"
-    else:
-        head = "lost the control plane" if started else "cannot reach the control plane"
-    line = f"error: {head} ({server}: {reason})" if server else f"error: {head} ({reason})"
-    if started is None:
-        return line
-    return f"{line}; {started.what} goes on server-side: {started.then}"
-
-
-def _reason(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    if text.startswith("Failed client connect"):
-        # The Temporal SDK's transport error, in Rust's debug form: its quoted strings are what
-        # happened ("tcp connect error", "Connection refused").
-        quoted = re.findall(r'"([^"]+)"', text)
-        if quoted:
-            text = ": ".join(quoted)
-    if len(text) > 300:
-        text = text[:299] + "…"
-    return text or type(error).__name__
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _origin(error: BaseException) -> str | None:
-    """The component a failure came from: the library of its class, or else of the deepest frame
-    of its traceback that belongs to a known one."""
-
-    def component(module: str) -> str | None:
-        return next((c for prefix, c in ORIGINS if module.startswith(prefix)), None)
-
-    for e in _chain(error):
-        if found := component(type(e).__module__):
-            return found
-    for e in _chain(error):
-        for frame, _ in reversed(list(traceback.walk_tb(e.__traceback__))):
-            if found := component(frame.f_globals.get("__name__", "")):
-                return found
-    return None
-
-
-def _server(origin: str | None, settings: Settings) -> str | None:
-    def host_port(url: str) -> str:
-        try:
-            parts = urlsplit(url)
-            return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
-        except ValueError:
-            return "?"
-
-    return {
-        "temporal": f"Temporal at {settings.temporal_address}",
-        "postgres": f"PostgreSQL at {host_port(settings.postgres_dsn)}",
-        "redis": f"Redis at {host_port(settings.redis_url)}",
-        "s3": f"S3 at {settings.s3_endpoint}",
-    }.get(origin or "")
-
-
-def refuse_argument(message: str) -> None:
-    """Bad arguments are refused before anything is started."""
+def refuse_argument(message: str) -> NoReturn:
+    """Bad arguments are refused before any call."""
     say(f"error: {message}")
+    _exit(2)
+
+
+def _exit(code: int) -> NoReturn:
+    """Leave through a clean exit path: gRPC's and the stores' threads can crash or hang at
+    interpreter exit, which would change the exit code."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(2)
+    os._exit(code)
+
+
+def _finish(
+    main: Callable[[], Awaitable[int]],
+    failures: tuple[type[BaseException], ...] = (),
+    failure_line: Callable[[BaseException], str] = str,
+) -> NoReturn:
+    """Run one command. Whatever happens, the user gets either the command's output or one line
+    on stderr, never a traceback."""
+    try:
+        code = asyncio.run(main())
+    except Refused as e:
+        say(f"error: {e.kind}: {e.message}")
+        code = 2 if e.kind == INVALID_ARGUMENT else 1
+    except failures as e:
+        say(failure_line(e))
+        code = 3
+    except KeyboardInterrupt:
+        sent = invocation.sent
+        reached = invocation.api is not None and invocation.api.reached
+        say(f"interrupted; {sent.what}: {sent.then}" if sent and reached else "interrupted")
+        code = 130
+    except Exception as e:
+        say(f"error: {type(e).__name__}: {e}")
+        code = 1
+    _exit(code)
+
+
+# --- the API's client --------------------------------------------------------------------------
+
+
+def run_api(command: Callable[[ApiClient], Awaitable[int | None]]) -> NoReturn:
+    """Run one command that calls the API."""
+
+    async def main() -> int:
+        async with ApiClient(invocation.endpoint) as api:
+            invocation.api = api
+            try:
+                return await command(api) or 0
+            except grpc.aio.AioRpcError as error:
+                return _failed(error, api)
+
+    _finish(main)
+
+
+def _failed(error: grpc.aio.AioRpcError, api: ApiClient) -> int:
+    """Say what went wrong in one line; the exit code."""
+    code = error.code()
+    details = " ".join((error.details() or "").split()) or code.name
+    if len(details) > 300:
+        details = details[:299] + "…"
+    if code != grpc.StatusCode.UNAVAILABLE:
+        say(f"error: {_status_name(code)}: {details}")
+        return 2 if code == grpc.StatusCode.INVALID_ARGUMENT else 1
+    sent = invocation.sent
+    if api.connected:
+        # Answered by the server: a store or Temporal behind it is down. Whether the operation
+        # started before that, the server did not say.
+        line = f"error: the control plane at {api.endpoint} is unavailable ({details})"
+        going_on = f"; if it started, {sent.what}: {sent.then}" if sent else ""
+    elif api.reached:
+        line = f"error: lost the control plane at {api.endpoint} ({details})"
+        going_on = f"; {sent.what}: {sent.then}" if sent else ""
+    else:
+        # Nothing reached the server: nothing goes on.
+        line = f"error: cannot reach the control plane at {api.endpoint} ({details})"
+        going_on = ""
+    say(line + going_on)
+    return 3
+
+
+def _status_name(code: grpc.StatusCode) -> str:
+    """NOT_FOUND -> NotFound, as lifecycle.refusals names the refusals."""
+    return "".join(word.capitalize() for word in code.name.split("_"))
 
 
 # --- output ------------------------------------------------------------------------------------
 
 
-def show_session(session: Session, as_json: bool, superseded: bool | None = None) -> None:
+def show_session(session: Session, as_json: bool, superseded: Any = ...) -> None:
     """The session; with --json, as one object, which says whether the operation that answered
-    it was superseded if `superseded` is given."""
+    it was superseded if `superseded` is given (None: the CLI could not tell)."""
     data = session.to_json()
     if as_json:
-        if superseded is not None:
+        if superseded is not ...:
             data["superseded"] = superseded
         print(json.dumps(data))
         return
@@ -317,73 +302,155 @@ def _print_whole(table: Table) -> None:
     console.print(table)
 
 
-def operation_started(what: str, then: str) -> None:
-    """Record the operation this command started, for the message if the stack is lost."""
-    global started
-    started = Started(what, then)
+class Bars:
+    """One progress bar per step of an operation, on stderr, drawn from its progress messages."""
 
-
-async def follow(handle: OperationHandle, quiet: bool) -> OperationOutcome:
-    """Wait for the operation; show its progress on the way unless `quiet`."""
-    waiting = asyncio.ensure_future(handle.result())
-    if not quiet:
-        await _progress_bars(handle, waiting)
-    outcome = await waiting
-    if outcome.superseded and not quiet:
-        err.print("note: a later operation took the session elsewhere before this one ended")
-    return outcome
-
-
-async def _progress_bars(handle: OperationHandle, waiting: asyncio.Future) -> None:
-    """Poll the operation's progress until it ends. The bars start with the first step the
-    workflow reports; a poll that hangs (the stack is going away) is dropped once the operation
-    has ended."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-    )
-    bars: dict[str, Any] = {}
-    progress = Progress(*columns, console=err, transient=False)
-    try:
-        while not waiting.done():
-            polling = asyncio.ensure_future(handle.progress())
-            await asyncio.wait([polling, waiting], return_when=asyncio.FIRST_COMPLETED)
-            if not polling.done():
-                polling.cancel()
-                break
-            # The progress display must never break the operation.
-            state = None if polling.exception() is not None else polling.result()
-            if state is not None:
-                note = ""
-                if state.retrying:
-                    r = state.retrying[0]
-                    note = f"retrying {r.activity} (attempt {r.attempt}): {r.last_failure[:60]}"
-                _update_bars(progress, bars, handle, state, note)
-            await asyncio.wait([waiting], timeout=0.25)
-        if waiting.exception() is None and waiting.result().progress is not None:
-            _update_bars(progress, bars, handle, waiting.result().progress, "")
-    finally:
-        if bars:  # stopping a progress that never started would print an empty line
-            progress.stop()
-
-
-def _update_bars(progress: Progress, bars: dict, handle: OperationHandle, state, note: str) -> None:
-    for step in state.steps:
-        if step.step not in bars:
-            if not bars:
-                progress.start()
-            bars[step.step] = progress.add_task(
-                f"{handle.operation.value} {step.step}", total=step.total, note=""
-            )
-        progress.update(
-            bars[step.step],
-            completed=step.scanned,
-            total=step.total if step.total is not None else step.scanned or None,
-            note=note if step.step == state.step else "",
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
         )
+        self.bars: dict[str, Any] = {}
+
+    def draw(self, state: models.Progress) -> None:
+        note = ""
+        if state.retrying:
+            r = state.retrying[0]
+            note = f"retrying {r.activity} (attempt {r.attempt}): {r.last_failure[:60]}"
+        for step in state.steps:
+            if step.step not in self.bars:
+                if not self.bars:
+                    self.progress.start()
+                self.bars[step.step] = self.progress.add_task(
+                    f"{self.operation.value} {step.step}", total=step.total, note=""
+                )
+            self.progress.update(
+                self.bars[step.step],
+                completed=step.scanned,
+                total=step.total if step.total is not None else step.scanned or None,
+                note=note if step.step == state.step else "",
+            )
+
+    def stop(self) -> None:
+        if self.bars:  # stopping a progress that never started would print an empty line
+            self.progress.stop()
+
+
+# --- operations --------------------------------------------------------------------------------
+
+
+async def operate(
+    api: ApiClient,
+    operation: Operation,
+    session_id: str,
+    as_json: bool,
+    rpc: Callable[[], Awaitable[Session]],
+) -> None:
+    """Run the operation's RPC, which answers once the operation is done, with its progress
+    drawn beside it from the API (unless --json), and show the session it answers."""
+    invocation.sent = Sent(
+        f"the {operation.value} of session {session_id} goes on server-side",
+        f'run "{this_command()}" again to follow it',
+    )
+    bars = Bars(operation) if TRANSITIONS[operation].sweeps and not as_json else None
+    readable_end = can_be_superseded(operation)
+    answer = asyncio.ensure_future(rpc())
+    try:
+        if bars is not None:
+            # A Delete's end cannot be read once it answered (the session is gone): its live
+            # watch is left a moment to deliver it.
+            linger = 0.0 if readable_end else LINGER
+            await _draw_until_answered(api, operation, session_id, answer, bars, linger)
+        session = await answer
+        superseded = await _superseded(api, operation, session, bars) if readable_end else False
+    finally:
+        answer.cancel()
+        if bars is not None:
+            bars.stop()
+    if superseded and not as_json:
+        say("note: a later operation took the session elsewhere before this one ended")
+    show_session(session, as_json, superseded=superseded)
+
+
+def can_be_superseded(operation: Operation) -> bool:
+    """Only a sweep can be overtaken, and nothing overtakes a Delete: the lifecycle's rule,
+    asked about a session that is gone, answers True for exactly the operations that can be."""
+    return lifecycle_superseded(operation, 0, finished=False, current=None)
+
+
+async def _superseded(
+    api: ApiClient, operation: Operation, session: Session, bars: Bars | None
+) -> bool | None:
+    """Whether a later operation overtook this one, which ArmoniK's answer does not say.
+
+    The operation's last progress says: once the RPC answered, the session's latest
+    execution of the operation is the one that answered, and a watch of it answers its last
+    progress at once (the bars show it too). If it cannot be read, a session answered DELETED
+    was overtaken (only a Delete takes it there, and it stops every sweep); otherwise the CLI
+    cannot tell (None)."""
+    last = await _last_progress(api, operation, session.session_id)
+    if last is None:
+        return True if session.status == SessionStatus.DELETED else None
+    if bars is not None:
+        bars.draw(last.progress)
+    return last.progress.state == "superseded"
+
+
+async def _draw_until_answered(
+    api: ApiClient,
+    operation: Operation,
+    session_id: str,
+    answer: asyncio.Future,
+    bars: Bars,
+    linger: float,
+) -> None:
+    """Draw the operation's progress from WatchOperation until the RPC answers (and then for at
+    most `linger` seconds more, until the watch ends). A watch that fails stops the drawing,
+    never the command: the RPC's answer decides."""
+    while not answer.done():
+        drawing = asyncio.ensure_future(_draw_one_watch(api, operation, session_id, bars))
+        await asyncio.wait([drawing, answer], return_when=asyncio.FIRST_COMPLETED)
+        if not drawing.done() and linger and not answer.cancelled() and not answer.exception():
+            await asyncio.wait([drawing], timeout=linger)
+        if not drawing.done():
+            drawing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drawing
+            return
+        if drawing.exception() is not None:
+            return
+        await asyncio.wait([answer], timeout=RELOOK)
+
+
+async def _draw_one_watch(
+    api: ApiClient, operation: Operation, session_id: str, bars: Bars
+) -> None:
+    async with contextlib.aclosing(api.watch(operation, session_id)) as stream:
+        first = True
+        async for watched in stream:
+            # A watch that starts with an end found an execution over before this one began
+            # (an earlier pause of the session), or this one just done: the RPC's answer and
+            # the last progress read after it tell which. Its figures are not drawn.
+            if first and watched.ended:
+                return
+            first = False
+            bars.draw(watched.progress)
+
+
+async def _last_progress(api: ApiClient, operation: Operation, session_id: str) -> Watched | None:
+    """The operation's last progress once it has ended; None if it cannot be read (the API
+    lost, a server without the Operations service) or a newer execution already runs."""
+    try:
+        last = await api.last_progress(operation, session_id)
+    except Exception:
+        return None
+    return last if last.ended else None
 
 
 # --- session commands --------------------------------------------------------------------------
@@ -416,49 +483,43 @@ def session_create(
         application_version=application_version,
     )
 
-    async def command(client: SessionsClient) -> None:
-        handle = await client.start_create(list(partition or []), options)
-        session_id = handle.session_id
-        operation_started(
-            f"the creation of session {session_id}",
-            f'run "armonik-sessions session get {session_id}" to see it',
+    async def command(api: ApiClient) -> None:
+        newest = command_line("session", "list", "--sort", "created_at", "--desc")
+        invocation.sent = Sent(
+            "the creation of the session goes on server-side",
+            f'"{newest}" lists the newest sessions first',
         )
-        show_session((await follow(handle, quiet=True)).session, as_json)
+        session_id = await api.create(list(partition or []), options)
+        get = command_line("session", "get", session_id)
+        invocation.sent = Sent(f"session {session_id} was created", f'run "{get}" to see it')
+        show_session(await api.get(session_id), as_json)
 
-    run(command)
+    run_api(command)
 
 
 @session_app.command("get")
 def session_get(session_id: SessionArg, as_json: JsonOption = False) -> None:
     """Show a session."""
 
-    async def command(client: SessionsClient) -> None:
-        show_session(await client.get(session_id), as_json)
+    async def command(api: ApiClient) -> None:
+        show_session(await api.get(session_id), as_json)
 
-    run(command)
-
-
-async def follow_operation(handle: OperationHandle, as_json: bool, argv: list[str]) -> None:
-    """Follow an operation the command (`armonik-sessions` with `argv`) started or joined, and
-    show the session it answers."""
-    again = shlex.join(["armonik-sessions", *argv, *(["--json"] if as_json else [])])
-    operation_started(
-        f"the {handle.operation.value} of session {handle.session_id}",
-        f'run "{again}" again to follow it',
-    )
-    outcome = await follow(handle, quiet=as_json)
-    show_session(outcome.session, as_json, superseded=outcome.superseded)
+    run_api(command)
 
 
 def _operation_command(operation: Operation, summary: str) -> None:
     def command_fn(session_id: SessionArg, as_json: OperationJsonOption = False) -> None:
-        async def command(client: SessionsClient) -> None:
-            handle = await client.start(operation, session_id)
-            await follow_operation(handle, as_json, ["session", operation.value, session_id])
+        async def command(api: ApiClient) -> None:
+            await operate(
+                api, operation, session_id, as_json, lambda: api.operate(operation, session_id)
+            )
 
-        run(command)
+        run_api(command)
 
-    command_fn.__doc__ = summary
+    command_fn.__doc__ = (
+        f"{summary}\n\nIf the CLI loses the API, the operation goes on server-side: running the"
+        " same command again joins it."
+    )
     session_app.command(operation.value)(command_fn)
 
 
@@ -488,14 +549,16 @@ def session_stop_submission(
     neither = not (client_flag or worker_flag)
     stop_client, stop_worker = client_flag or neither, worker_flag or neither
 
-    async def command(client: SessionsClient) -> None:
-        handle = await client.start(
-            Operation.STOP_SUBMISSION, session_id, client=stop_client, worker=stop_worker
+    async def command(api: ApiClient) -> None:
+        await operate(
+            api,
+            Operation.STOP_SUBMISSION,
+            session_id,
+            as_json,
+            lambda: api.stop_submission(session_id, client=stop_client, worker=stop_worker),
         )
-        flags = ["--client"] * client_flag + ["--worker"] * worker_flag
-        await follow_operation(handle, as_json, ["session", "stop-submission", session_id, *flags])
 
-    run(command)
+    run_api(command)
 
 
 @session_app.command("list")
@@ -505,19 +568,26 @@ def session_list(
     ] = None,
     page: Annotated[int, typer.Option(min=0)] = 0,
     page_size: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-    sort: Annotated[str, typer.Option(help="Field to sort by.")] = "created_at",
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="Field to sort by: a session field (session_id, status, created_at, closed_at,"
+            " duration, ...), a task option (options.priority, options.max_retries, ...) or"
+            " options.options.KEY."
+        ),
+    ] = "created_at",
     desc: Annotated[bool, typer.Option("--desc", help="Sort in descending order.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List the sessions, filtered by status."""
-    filters = [[Condition("status", "eq", s.name)] for s in status or []]
+    statuses = [SessionStatus[s.name] for s in status or []]
     try:
-        query = ListQuery(filters, sort_field=sort, sort_desc=desc, page=page, page_size=page_size)
-    except Refused as e:
-        refuse_argument(e.message)
+        request = list_sessions_request(statuses, sort, desc, page, page_size)
+    except ValueError as e:
+        refuse_argument(str(e))
 
-    async def command(client: SessionsClient) -> None:
-        sessions, total = await client.list_sessions(query)
+    async def command(api: ApiClient) -> None:
+        sessions, total = await api.list_sessions(request)
         if as_json:
             print(json.dumps({"total": total, "sessions": [s.to_json() for s in sessions]}))
             return
@@ -532,10 +602,160 @@ def session_list(
         ]
         show_rows(rows, False, total=total)
 
-    run(command)
+    run_api(command)
 
 
-# --- partitions, seed, queue -------------------------------------------------------------------
+# --- partitions --------------------------------------------------------------------------------
+
+
+def partition_row(partition: Partition) -> dict[str, Any]:
+    return dict(partition.__dict__)
+
+
+@partition_app.command("list")
+def partition_list(as_json: JsonOption = False) -> None:
+    """List the partitions (through the API)."""
+
+    async def command(api: ApiClient) -> None:
+        show_rows([partition_row(p) for p in await api.list_partitions()], as_json)
+
+    run_api(command)
+
+
+@partition_app.command("get")
+def partition_get(
+    partition_id: Annotated[str, typer.Argument(help="The partition id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a partition (through the API)."""
+
+    async def command(api: ApiClient) -> None:
+        show_rows([partition_row(await api.get_partition(partition_id))], as_json)
+
+    run_api(command)
+
+
+# --- admin commands: the stores, directly ------------------------------------------------------
+
+
+def run_admin(command: Callable[[Settings], Awaitable[int | None]]) -> NoReturn:
+    """Run one admin command, which opens the stores it needs from the settings. A store it
+    cannot reach, or that goes away, is one line on stderr and exit 3."""
+    # The store clients are imported here only: the API's commands never load them.
+    import aiohttp
+    import asyncpg
+    import botocore.exceptions
+    import redis.exceptions
+
+    failures = (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        botocore.exceptions.ConnectionError,
+        botocore.exceptions.HTTPClientError,
+        aiohttp.ClientConnectionError,
+    )
+    # While PostgreSQL is down, asyncpg logs each failed attempt to reconnect its pool (with a
+    # traceback): the command's own error says it in one line.
+    logging.getLogger("asyncpg.pool").setLevel(logging.CRITICAL)
+    settings = Settings()
+
+    async def main() -> int:
+        return await command(settings) or 0
+
+    _finish(main, failures, lambda e: _store_failure(e, settings))
+
+
+@contextlib.asynccontextmanager
+async def all_stores(settings: Settings) -> AsyncIterator["Stores"]:
+    from stores.connect import Stores
+
+    stores = await Stores.connect(settings)
+    try:
+        yield stores
+    finally:
+        # A store that went away must not hang the exit, nor hide the command's error.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(stores.close(), 5)
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator["Database"]:
+    from stores.database import Database
+
+    db = await Database.connect(settings.postgres_dsn, 1, settings.store_timeout)
+    try:
+        yield db
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(db.close(), 5)
+
+
+# Which store a failure came from, by the module of its class or of its traceback's frames.
+ORIGINS = (
+    ("asyncpg", "postgres"),
+    ("redis", "redis"),
+    ("stores.queue", "redis"),
+    ("aiobotocore", "s3"),
+    ("aioboto3", "s3"),
+    ("botocore", "s3"),
+    ("aiohttp", "s3"),
+    ("stores.object_storage", "s3"),
+    ("stores.", "postgres"),
+)
+
+
+def _store_failure(error: BaseException, settings: Settings) -> str:
+    """The one line that says which store failed, and how."""
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:299] + "…"
+    reason = text or type(error).__name__
+    server = _server(_origin(error), settings)
+    return f"error: cannot reach {server or 'a store'} ({reason}); {STORES_HINT}"
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _origin(error: BaseException) -> str | None:
+    """The store a failure came from: the library of its class, or else of the deepest frame of
+    its traceback that belongs to a known one."""
+
+    def component(module: str) -> str | None:
+        return next((c for prefix, c in ORIGINS if module.startswith(prefix)), None)
+
+    for e in _chain(error):
+        if found := component(type(e).__module__):
+            return found
+    for e in _chain(error):
+        for frame, _ in reversed(list(traceback.walk_tb(e.__traceback__))):
+            if found := component(frame.f_globals.get("__name__", "")):
+                return found
+    return None
+
+
+def _server(origin: str | None, settings: Settings) -> str | None:
+    def host_port(url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        except ValueError:
+            return "?"
+
+    return {
+        "postgres": f"PostgreSQL at {host_port(settings.postgres_dsn)}",
+        "redis": f"Redis at {host_port(settings.redis_url)}",
+        "s3": f"S3 at {settings.s3_endpoint}",
+    }.get(origin or "")
 
 
 @partition_app.command("create")
@@ -548,7 +768,10 @@ def partition_create(
     parent: Annotated[list[str] | None, typer.Option("--parent", help="Parent partition.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create (or update) a partition."""
+    """Create (or update) a partition, in PostgreSQL directly (an admin tool).
+
+    ArmoniK's API has no CreatePartition: this needs the stores' settings (POSTGRES_DSN), not
+    the endpoint."""
     if not partition_id.strip():
         refuse_argument("partition id must not be empty")
     if pod_reserved > pod_max:
@@ -562,21 +785,14 @@ def partition_create(
         priority=priority,
     )
 
-    async def command(client: SessionsClient) -> None:
-        created = await client.create_partition(partition)
-        show_rows([created.__dict__], as_json)
+    async def command(settings: Settings) -> None:
+        from stores.partitions_table import PartitionsTable
 
-    run(command)
+        async with database(settings) as db:
+            created = await PartitionsTable(db).upsert(partition)
+        show_rows([partition_row(created)], as_json)
 
-
-@partition_app.command("list")
-def partition_list(as_json: JsonOption = False) -> None:
-    """List the partitions."""
-
-    async def command(client: SessionsClient) -> None:
-        show_rows([p.__dict__ for p in await client.list_partitions()], as_json)
-
-    run(command)
+    run_admin(command)
 
 
 @app.command("seed")
@@ -590,11 +806,17 @@ def seed(
     objects: Annotated[bool, typer.Option("--objects", help="Give each result an object.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Fill a session with tasks spread over its partitions, and results."""
+    """Fill a session with tasks and results, in the stores directly (an admin tool).
+
+    The tasks are spread over the session's partitions. It needs the stores' settings
+    (POSTGRES_DSN, REDIS_URL, S3_*), not the endpoint."""
     status = TaskStatus[task_status.name]
 
-    async def command(stores: Stores) -> None:
-        report = await seed_session(stores, session_id, tasks, status, results, objects)
+    async def command(settings: Settings) -> None:
+        from admin.seed import seed as seed_session
+
+        async with all_stores(settings) as stores:
+            report = await seed_session(stores, session_id, tasks, status, results, objects)
         show_rows([report.__dict__], as_json)
 
     run_admin(command)
@@ -602,10 +824,13 @@ def seed(
 
 @queue_app.command("stats")
 def queue_stats(as_json: JsonOption = False) -> None:
-    """The number of queued tasks per partition."""
+    """The number of queued tasks per partition, from the stores directly (an admin tool).
 
-    async def command(stores: Stores) -> None:
-        depths = await stores.queue.depths()
+    It needs the stores' settings (POSTGRES_DSN, REDIS_URL, S3_*), not the endpoint."""
+
+    async def command(settings: Settings) -> None:
+        async with all_stores(settings) as stores:
+            depths = await stores.queue.depths()
         rows = [{"partition_id": p, "depth": n} for p, n in sorted(depths.items())]
         show_rows(rows, as_json)
 
@@ -618,10 +843,14 @@ def queue_pop(
     n: Annotated[int, typer.Option("-n", min=1, help="How many tasks to take.")] = 1,
     as_json: JsonOption = False,
 ) -> None:
-    """Take the first tasks of a partition's queue, as a consumer would."""
+    """Take the first tasks of a partition's queue, from the stores directly (an admin tool).
 
-    async def command(stores: Stores) -> None:
-        popped = await stores.queue.pop(partition_id, n)
+    As a consumer would. It needs the stores' settings (POSTGRES_DSN, REDIS_URL, S3_*), not the
+    endpoint."""
+
+    async def command(settings: Settings) -> None:
+        async with all_stores(settings) as stores:
+            popped = await stores.queue.pop(partition_id, n)
         show_rows([{"session_id": s, "task_id": t} for s, t in popped], as_json)
 
     run_admin(command)
@@ -632,11 +861,16 @@ def check(
     session_ids: Annotated[list[str], typer.Argument(help="Sessions to check (deleted included).")],
     as_json: JsonOption = False,
 ) -> None:
-    """Check the invariants of docs/lifecycle.md on sessions whose operations have finished;
-    exit 1 on any violation."""
+    """Check docs/lifecycle.md's invariants, in the stores directly (an admin tool).
 
-    async def command(stores: Stores) -> int:
-        report = await check_invariants(stores, session_ids)
+    For sessions whose operations have finished; exit 1 on any violation. It needs the stores'
+    settings (POSTGRES_DSN, REDIS_URL, S3_*), not the endpoint."""
+
+    async def command(settings: Settings) -> int:
+        from admin.invariants import check as check_invariants
+
+        async with all_stores(settings) as stores:
+            report = await check_invariants(stores, session_ids)
         if as_json:
             print(json.dumps({"ok": report.ok, "violations": report.counts()}))
         else:
@@ -651,10 +885,14 @@ def check(
 
 @app.command("migrate")
 def migrate() -> None:
-    """Apply the schema migrations not applied yet (the worker also does at its start)."""
+    """Apply the schema migrations not applied yet, in PostgreSQL directly (an admin tool).
 
-    async def command(stores: Stores) -> None:
-        applied = await stores.db.migrate()
+    The worker also does at its start. It needs the stores' settings (POSTGRES_DSN), not the
+    endpoint."""
+
+    async def command(settings: Settings) -> None:
+        async with database(settings) as db:
+            applied = await db.migrate()
         print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
 
     run_admin(command)

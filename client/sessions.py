@@ -24,13 +24,13 @@ from lifecycle.models import (
     Session,
     TaskOptions,
 )
-from lifecycle.options import check_session_id, resolve_create
+from lifecycle.options import check_partition_id, check_session_id, resolve_create
 from lifecycle.refusals import NOT_FOUND, Refused
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS, superseded
 from settings import Settings
 from stores.database import Database
-from stores.list_query import ListQuery
+from stores.list_query import ListQuery, PartitionsQuery
 from stores.operations_log import OperationsLog
 from stores.partitions_table import PartitionsTable
 from stores.sessions_table import SessionsTable
@@ -179,6 +179,11 @@ class SessionsClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             search_attributes=search,
+            # Where a worker of this process polls the task queue with the same Temporal client
+            # (the API server runs one), the server hands the first workflow task straight back
+            # with the start: a Create or a Close then completes in one round trip. Elsewhere
+            # the SDK does not ask.
+            request_eager_start=True,
         )
         return OperationHandle(handle, operation, session_id)
 
@@ -208,6 +213,17 @@ class SessionsClient:
             raise Refused(NOT_FOUND, f"session {session_id} not found")
         return session
 
+    async def find(self, session_id: str) -> Session | None:
+        """The stored row, a tombstone (DELETED) included; None if there is none."""
+        return await SessionsTable(await self.db()).get(session_id)
+
+    async def handle(self, operation: Operation, session_id: str) -> OperationHandle:
+        """The session's latest execution of the operation, running or not (it may not have
+        started yet)."""
+        temporal = await self.temporal()
+        handle = temporal.get_workflow_handle(workflow_id(operation, session_id))
+        return OperationHandle(handle, operation, session_id)
+
     async def list_sessions(self, query: ListQuery) -> tuple[list[Session], int]:
         return await SessionsTable(await self.db()).query(query)
 
@@ -216,6 +232,16 @@ class SessionsClient:
 
     async def list_partitions(self) -> list[Partition]:
         return await PartitionsTable(await self.db()).all()
+
+    async def query_partitions(self, query: PartitionsQuery) -> tuple[list[Partition], int]:
+        return await PartitionsTable(await self.db()).query(query)
+
+    async def get_partition(self, partition_id: str) -> Partition:
+        check_partition_id(partition_id)
+        partition = await PartitionsTable(await self.db()).get(partition_id)
+        if partition is None:
+            raise Refused(NOT_FOUND, f"partition {partition_id} not found")
+        return partition
 
 
 # A client reads one statement at a time, or a few side by side.

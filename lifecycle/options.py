@@ -6,6 +6,11 @@ from lifecycle.refusals import INVALID_ARGUMENT, Refused
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 99
 MAX_ID_LENGTH = 256
+# Bounds on what one session stores: generous for real use, and they keep a malformed request
+# from storing megabytes.
+MAX_PARTITIONS = 100
+MAX_TEXT_LENGTH = 1024
+MAX_OPTIONS = 256
 
 
 def check_session_id(session_id: str) -> None:
@@ -39,6 +44,7 @@ def resolve_create(
         raise Refused(INVALID_ARGUMENT, "max_duration is required and must be positive")
     if any(not p for p in partition_ids):
         raise Refused(INVALID_ARGUMENT, "partition ids must not be empty")
+    _check_sizes(partition_ids, options)
     partitions = list(dict.fromkeys(partition_ids)) or [options.partition_id or default_partition]
     partition_id = options.partition_id or partitions[0]
     if partition_id not in partitions:
@@ -48,3 +54,36 @@ def resolve_create(
         )
     resolved = TaskOptions(**{**options.__dict__, "partition_id": partition_id})
     return partitions, resolved
+
+
+def check_partition_id(partition_id: str) -> None:
+    """A partition id names a row and a queue key: of reasonable length, without control
+    characters (an empty one names no partition: that is for the lookup to say)."""
+    if len(partition_id) > MAX_ID_LENGTH:
+        raise Refused(INVALID_ARGUMENT, f"a partition id has at most {MAX_ID_LENGTH} characters")
+    if any(not c.isprintable() for c in partition_id):
+        raise Refused(INVALID_ARGUMENT, f"partition id {partition_id!r} holds a control character")
+
+
+def _check_sizes(partition_ids: list[str], options: TaskOptions) -> None:
+    if len(partition_ids) > MAX_PARTITIONS:
+        raise Refused(INVALID_ARGUMENT, f"a session has at most {MAX_PARTITIONS} partitions")
+    for partition_id in partition_ids:
+        check_partition_id(partition_id)
+    if len(options.options) > MAX_OPTIONS:
+        raise Refused(INVALID_ARGUMENT, f"a session has at most {MAX_OPTIONS} options")
+    texts = {
+        "partition_id": options.partition_id,
+        "application_name": options.application_name,
+        "application_version": options.application_version,
+        "application_namespace": options.application_namespace,
+        "application_service": options.application_service,
+        "engine_type": options.engine_type,
+        **{f"options[{k[:40]!r}]": v for k, v in options.options.items()},
+        **{f"an option key ({k[:40]!r}...)": k for k in options.options},
+    }
+    for name, text in texts.items():
+        if len(text) > MAX_TEXT_LENGTH:
+            raise Refused(INVALID_ARGUMENT, f"{name} has at most {MAX_TEXT_LENGTH} characters")
+        if "\x00" in text:
+            raise Refused(INVALID_ARGUMENT, f"{name} holds a NUL character")

@@ -22,7 +22,7 @@ from stack import pid_files
 from stack.lock import StackLock
 from stack.ports import is_listening
 from stack.probes import S3Check, check_postgres, check_redis, check_temporal
-from stack.server import Server
+from stack.server import Server, ServerError
 from stack.stack import Stack, StackError
 from stack.supervisor import Supervisor, display_path, exit_cause
 from stack.temporal_server import SEARCH_ATTRIBUTES
@@ -202,12 +202,19 @@ def _run_stack(stack: Stack, *, workers: int) -> int:
         return 1
     noun = "worker" if workers == 1 else f"{workers} workers"
     _say(f"{noun} ready in {time.monotonic() - began:.1f} s")
-    for worker in started:
-        _say(f"  {worker.name:<12} pid {worker.pid}, log {display_path(worker.log_path)}")
-    supervisor = Supervisor(started, say=_say)
+    api = stack.api(stack.settings.api_address)
+    try:
+        api.start()
+    except ServerError as error:
+        _say(f"the API server failed to start:\n{error}", error=True)
+        return 1
+    _say(f"API (ArmoniK's gRPC Sessions, Partitions, Versions) on {stack.settings.api_address}")
+    for process in [*started, api]:
+        _say(f"  {process.name:<12} pid {process.pid}, log {display_path(process.log_path)}")
+    supervisor = Supervisor([*started, api], say=_say)
     try:
         supervisor.start()
-        _say("a worker that dies is restarted; Ctrl-C to stop")
+        _say("a worker (or the API server) that dies is restarted; Ctrl-C to stop")
         return _watch(stack.servers)
     finally:
         # As for the servers in _serve: a second Ctrl-C must not leave a restart under way.

@@ -1,5 +1,6 @@
 """Stack: PostgreSQL, Redis, S3 and Temporal started together, and the workers bound to them."""
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -12,7 +13,7 @@ from stack.s3_server import INTERNAL_PORTS as S3_INTERNAL_PORTS
 from stack.s3_server import S3
 from stack.server import Server, StartAborted
 from stack.temporal_server import Temporal
-from stack.worker_process import Worker
+from stack.worker_process import API_READY_LINE, Worker
 
 # The ports of `make run`, the ones settings.py defaults to.
 DEFAULT_PORTS = {
@@ -168,6 +169,21 @@ class Stack:
         worker = Worker(self.state_dir, env=env, name=name, command=command)
         self.workers.append(worker)
         return worker
+
+    def api(self, address: str, **extra_env: object) -> Worker:
+        """A new, not yet started, gRPC API server bound to this stack, listening on
+        `address`. It is stopped with the workers."""
+        env = self.env() | {"API_ADDRESS": address}
+        env |= {name: str(value) for name, value in extra_env.items()}
+        api = Worker(
+            self.state_dir,
+            env=env,
+            name="api",
+            command=[sys.executable, "-m", "api"],
+            ready_line=API_READY_LINE,
+        )
+        self.workers.append(api)
+        return api
 
     def __enter__(self) -> "Stack":
         self.start()

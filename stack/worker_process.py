@@ -9,10 +9,15 @@ from stack.server import Server
 
 # The worker prints this line on stdout once it polls its task queue.
 READY_LINE = "worker ready"
+# The API server prints this one once it accepts calls (api/server.py).
+API_READY_LINE = "api ready"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker(Server):
+    """A process of the control plane's own (a worker, or the API server), bound to the stack's
+    servers by its environment, and ready once it prints its ready line."""
+
     # Time for in-flight activities to finish (or heartbeat) before the worker is killed.
     stop_grace = 10.0
 
@@ -23,18 +28,20 @@ class Worker(Server):
         env: dict[str, str],
         name: str = "worker",
         command: list[str] | None = None,
+        ready_line: str = READY_LINE,
     ) -> None:
         self.name = name
         super().__init__(state_dir)
         self.env = dict(env)
         self._command = command or [sys.executable, "-m", "worker"]
+        self.ready_line = ready_line
 
     def command(self) -> list[str]:
         return list(self._command)
 
     def check(self) -> None:
-        if not any(READY_LINE in line for line in self.log_since_start().splitlines()):
-            raise NotAnswering(f"{self.name} has not printed {READY_LINE!r} yet")
+        if not any(self.ready_line in line for line in self.log_since_start().splitlines()):
+            raise NotAnswering(f"{self.name} has not printed {self.ready_line!r} yet")
 
     def spawn_options(self) -> dict:
         # Unbuffered, or "worker ready" would wait in a pipe buffer since stdout is a file.

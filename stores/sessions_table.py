@@ -147,11 +147,16 @@ class SessionsTable:
     async def query(self, query: ListQuery) -> tuple[list[Session], int]:
         """A page of the live sessions that match `query`, and how many match in all."""
         compiled = compile_query(query)
-        base = f"FROM sessions WHERE status <> {int(SessionStatus.DELETED)} AND ({compiled.where})"
-        async with self.db.connection() as conn:
-            total = await conn.fetchval(f"SELECT count(*) {base}", *compiled.params)
-            rows = await conn.fetch(
-                f"SELECT {COLUMNS} {base} ORDER BY {compiled.order_by} {compiled.page}",
-                *compiled.params,
-            )
+        live = f"status <> {int(SessionStatus.DELETED)}"
+        # One snapshot for the count and the page, so that the total is that of the rows listed.
+        async with (
+            self.db.connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            sql, args = compiled.count("sessions", live)
+            total = await conn.fetchval(sql, *args)
+            rows = []
+            if compiled.limit > 0 and compiled.offset < total:
+                sql, args = compiled.page(COLUMNS, "sessions", total, live)
+                rows = await conn.fetch(sql, *args)
         return [_session(r) for r in rows], total

@@ -11,6 +11,7 @@ import uuid
 import pytest
 from temporalio.client import Client
 
+from api.server import build_server
 from lifecycle.models import Partition, TaskOptions
 from settings import Settings
 from stack import Stack
@@ -82,6 +83,15 @@ async def worker(temporal, stores, settings):
 @pytest.fixture(scope="session")
 async def client(stores, settings, temporal, worker) -> StackClient:
     return StackClient(stores, settings, temporal)
+
+
+@pytest.fixture(scope="session")
+async def api(client) -> str:
+    """The gRPC API, in the test process, on a free port: its address."""
+    server, port = await build_server(client, "127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(None)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,10 @@
 from temporalio import workflow
 
-from workflows.operation import SessionOperation
-
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import SessionsActivities
     from lifecycle.models import CreateRequest, OperationOutcome, OperationRequest, SessionInsert
     from lifecycle.statuses import Operation
+    from workflows.operation import SessionOperation
 
 
 @workflow.defn(name="CreateSession")

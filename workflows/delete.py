@@ -1,16 +1,15 @@
 from temporalio import workflow
 
-from workflows.operation import (
-    SessionOperation,
-    delete_objects,
-    delete_results,
-    delete_tasks,
-    dequeue_tasks,
-)
-
 with workflow.unsafe.imports_passed_through():
     from lifecycle.models import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
+    from workflows.operation import (
+        SessionOperation,
+        delete_objects,
+        delete_results,
+        delete_tasks,
+        dequeue_tasks,
+    )
 
 
 @workflow.defn(name="DeleteSession")

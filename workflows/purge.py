@@ -1,11 +1,10 @@
 from temporalio import workflow
 
-from workflows.operation import SessionOperation, delete_objects, update_results
-
 with workflow.unsafe.imports_passed_through():
     from lifecycle.models import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
     from lifecycle.transitions import RESULT_FLIPS
+    from workflows.operation import SessionOperation, delete_objects, update_results
 
 
 @workflow.defn(name="PurgeSession")

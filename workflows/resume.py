@@ -1,11 +1,10 @@
 from temporalio import workflow
 
-from workflows.operation import SessionOperation, enqueue_tasks, update_tasks
-
 with workflow.unsafe.imports_passed_through():
     from lifecycle.models import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
     from lifecycle.transitions import TASK_FLIPS
+    from workflows.operation import SessionOperation, enqueue_tasks, update_tasks
 
 
 @workflow.defn(name="ResumeSession")

@@ -1,10 +1,9 @@
 from temporalio import workflow
 
-from workflows.operation import SessionOperation
-
 with workflow.unsafe.imports_passed_through():
     from lifecycle.models import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
+    from workflows.operation import SessionOperation
 
 
 @workflow.defn(name="StopSubmission")

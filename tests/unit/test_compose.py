@@ -39,3 +39,12 @@ def test_search_attributes_are_registered():
     command = " ".join(COMPOSE["services"]["temporal-setup"]["command"])
     for name, kind in SEARCH_ATTRIBUTES.items():
         assert f"--name {name} --type {kind}" in command
+
+
+def test_the_api_serves_armonik_s_port_with_the_control_plane_s_settings():
+    api = COMPOSE["services"]["api"]
+    assert api["command"] == ["python", "-m", "api"]
+    assert "5001:5001" in api["ports"]
+    worker_env = COMPOSE["services"]["worker"]["environment"]
+    assert {k: v for k, v in api["environment"].items() if k != "API_ADDRESS"} == worker_env
+    assert api["environment"]["API_ADDRESS"].endswith(":5001")

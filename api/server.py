@@ -1,0 +1,90 @@
+"""The gRPC server: ArmoniK's Sessions, Partitions and Versions services, the control plane's
+Operations service, and the standard health-checking and reflection services (so that grpcurl
+and load balancers work).
+
+python -m api      (configuration from environment variables, see settings.py)
+"""
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+import grpc
+from armonik.protogen.client import (
+    partitions_service_pb2,
+    partitions_service_pb2_grpc,
+    sessions_service_pb2,
+    sessions_service_pb2_grpc,
+    versions_service_pb2,
+    versions_service_pb2_grpc,
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from api.malformed import MalformedRequests
+from api.operations import OperationsService
+from api.partitions import PartitionsService
+from api.sessions import SessionsService
+from api.versions import VersionsService
+from client.protos import operations_pb2, operations_pb2_grpc
+from client.sessions import SessionsClient
+from settings import Settings
+from stores.connect import Stores
+from worker import build_worker, prepare, run_until_signalled
+
+log = logging.getLogger("armonik_sessions.api")
+
+# The server prints this line once it accepts calls.
+READY_LINE = "api ready"
+# Time for calls in flight to answer when the server stops. An operation a call started goes on
+# server-side whatever happens to the call.
+STOP_GRACE = 5.0
+
+SERVICES = [
+    sessions_service_pb2.DESCRIPTOR.services_by_name["Sessions"].full_name,
+    partitions_service_pb2.DESCRIPTOR.services_by_name["Partitions"].full_name,
+    versions_service_pb2.DESCRIPTOR.services_by_name["Versions"].full_name,
+    operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+]
+
+
+async def build_server(client: SessionsClient, address: str) -> tuple[grpc.aio.Server, int]:
+    """The server with every service on `address`, and the port it got (for port 0)."""
+    server = grpc.aio.server(interceptors=[MalformedRequests()])
+    sessions_service_pb2_grpc.add_SessionsServicer_to_server(SessionsService(client), server)
+    partitions_service_pb2_grpc.add_PartitionsServicer_to_server(PartitionsService(client), server)
+    versions_service_pb2_grpc.add_VersionsServicer_to_server(VersionsService(), server)
+    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsService(client), server)
+    checks = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    for name in ["", *SERVICES]:
+        await checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(address)
+    return server, port
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    async with AsyncExitStack() as running:
+        client = SessionsClient(settings)
+        running.push_async_callback(client.close)
+        if settings.api_worker:
+            # A worker beside the API, on the API's own Temporal client: operations the API
+            # starts begin in it eagerly (see SessionsClient._start), without a trip through
+            # Temporal's task queue. The other workers share the rest of the work.
+            stores = await Stores.connect(settings)
+            running.push_async_callback(stores.close)
+            await prepare(stores, settings)
+            temporal = await client.temporal()
+            await running.enter_async_context(build_worker(temporal, stores, settings))
+        server, _ = await build_server(client, settings.api_address)
+        await server.start()
+        running.push_async_callback(server.stop, STOP_GRACE)
+        print(READY_LINE, flush=True)
+        await stop.wait()
+
+
+def main() -> None:
+    run_until_signalled(serve)

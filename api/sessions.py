@@ -1,0 +1,96 @@
+"""armonik.api.grpc.v1.sessions.Sessions: every session operation, as ArmoniK's clients call it.
+
+A mutating RPC starts the operation's workflow (or joins the one running on the session) and
+answers once it is done. If the caller gives up first (its deadline, a disconnection), the
+operation still finishes server-side, and the caller's retry joins it.
+"""
+
+import grpc
+from armonik.protogen.client.sessions_service_pb2_grpc import SessionsServicer
+from armonik.protogen.common import sessions_common_pb2 as pb
+
+from api.filters import list_sessions_query
+from api.status import unary
+from client.messages import session_raw, task_options
+from client.sessions import SessionsClient
+from lifecycle.models import Session
+from lifecycle.options import check_session_id
+from lifecycle.refusals import NOT_FOUND, Refused
+from lifecycle.statuses import Operation, SessionStatus
+
+Context = grpc.aio.ServicerContext
+
+
+def _operation_rpc(operation: Operation, response: type):
+    """The RPC of an operation on one session: it answers the session as the operation left
+    it."""
+
+    @unary
+    async def rpc(self: "SessionsService", request, context: Context):
+        session = await self._operate(operation, request.session_id)
+        return response(session=session_raw(session))
+
+    return rpc
+
+
+class SessionsService(SessionsServicer):
+    def __init__(self, client: SessionsClient) -> None:
+        self.client = client
+
+    @unary
+    async def CreateSession(self, request: pb.CreateSessionRequest, context: Context):
+        options = task_options(request.default_task_option)
+        handle = await self.client.start_create(list(request.partition_ids), options)
+        outcome = await handle.result()
+        assert outcome.session is not None
+        return pb.CreateSessionReply(session_id=outcome.session.session_id)
+
+    @unary
+    async def GetSession(self, request: pb.GetSessionRequest, context: Context):
+        session = await self.client.get(request.session_id)
+        return pb.GetSessionResponse(session=session_raw(session))
+
+    @unary
+    async def ListSessions(self, request: pb.ListSessionsRequest, context: Context):
+        query = list_sessions_query(request)
+        sessions, total = await self.client.list_sessions(query)
+        return pb.ListSessionsResponse(
+            sessions=[session_raw(s, request.with_task_options) for s in sessions],
+            page=request.page,
+            page_size=request.page_size,
+            total=total,
+        )
+
+    CancelSession = _operation_rpc(Operation.CANCEL, pb.CancelSessionResponse)
+    PauseSession = _operation_rpc(Operation.PAUSE, pb.PauseSessionResponse)
+    ResumeSession = _operation_rpc(Operation.RESUME, pb.ResumeSessionResponse)
+    CloseSession = _operation_rpc(Operation.CLOSE, pb.CloseSessionResponse)
+    PurgeSession = _operation_rpc(Operation.PURGE, pb.PurgeSessionResponse)
+    DeleteSession = _operation_rpc(Operation.DELETE, pb.DeleteSessionResponse)
+
+    @unary
+    async def StopSubmission(self, request: pb.StopSubmissionRequest, context: Context):
+        session = await self._operate(
+            Operation.STOP_SUBMISSION,
+            request.session_id,
+            client=request.client,
+            worker=request.worker,
+        )
+        return pb.StopSubmissionResponse(session=session_raw(session))
+
+    async def _operate(self, operation: Operation, session_id: str, **flags: bool) -> Session:
+        check_session_id(session_id)
+        await self._refuse_if_gone(operation, session_id)
+        outcome = await self.client.run(operation, session_id, **flags)
+        assert outcome.session is not None
+        return outcome.session
+
+    async def _refuse_if_gone(self, operation: Operation, session_id: str) -> None:
+        """A session that is not there answers NOT_FOUND at once, with no workflow started:
+        the read happens within the call, so the answer is as true as the workflow's would be.
+        A tombstone is still joined by a Delete (the one deleting it)."""
+        session = await self.client.find(session_id)
+        if session is None or (
+            session.status == SessionStatus.DELETED and operation != Operation.DELETE
+        ):
+            raise Refused(NOT_FOUND, f"session {session_id} not found")

@@ -1,0 +1,260 @@
+"""A small async client of the control plane's gRPC API, for the CLI: ArmoniK's Sessions and
+Partitions services and the control plane's Operations service, over one channel, answering the
+project's domain types (client/messages.py).
+
+It connects to nothing but the API. A call that fails raises grpc.aio.AioRpcError as gRPC
+raised it: what a status means for the user is the caller's to say. `reached` tells a server
+that answered from one that never did.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from armonik.protogen.client.partitions_service_pb2_grpc import PartitionsStub
+from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
+from armonik.protogen.common import filters_common_pb2 as fc
+from armonik.protogen.common import partitions_common_pb2 as ppb
+from armonik.protogen.common import partitions_fields_pb2 as pf
+from armonik.protogen.common import sessions_common_pb2 as spb
+from armonik.protogen.common import sessions_fields_pb2 as sf
+from armonik.protogen.common import sessions_filters_pb2 as sfl
+from armonik.protogen.common import sort_direction_pb2 as sd
+
+from client.messages import partition_from_raw, session_from_raw, task_options_message
+from client.protos import operations_pb2, operations_pb2_grpc
+from lifecycle.models import Partition, Progress, Retrying, Session, StepProgress, TaskOptions
+from lifecycle.statuses import Operation, SessionStatus
+
+# The RPC of each operation, and its request message.
+OPERATION_RPCS = {
+    Operation.CANCEL: ("CancelSession", spb.CancelSessionRequest),
+    Operation.PAUSE: ("PauseSession", spb.PauseSessionRequest),
+    Operation.RESUME: ("ResumeSession", spb.ResumeSessionRequest),
+    Operation.CLOSE: ("CloseSession", spb.CloseSessionRequest),
+    Operation.PURGE: ("PurgeSession", spb.PurgeSessionRequest),
+    Operation.DELETE: ("DeleteSession", spb.DeleteSessionRequest),
+}
+
+# What a session list can be sorted by, under the names the stores and docs/lifecycle.md use:
+# the session's own fields, its task options ("options.priority") and, by key, its free-form
+# options ("options.options.KEY"). Taken from ArmoniK's enums, so that none is missing.
+SORT_PREFIX_RAW = "SESSION_RAW_ENUM_FIELD_"
+SORT_PREFIX_OPTION = "TASK_OPTION_ENUM_FIELD_"
+SESSION_SORTS = {
+    name.removeprefix(SORT_PREFIX_RAW).lower(): number
+    for name, number in sf.SessionRawEnumField.items()
+    # OPTIONS is the whole TaskOptions message: not something to order by.
+    if number not in (sf.SESSION_RAW_ENUM_FIELD_UNSPECIFIED, sf.SESSION_RAW_ENUM_FIELD_OPTIONS)
+}
+TASK_OPTION_SORTS = {
+    "options." + name.removeprefix(SORT_PREFIX_OPTION).lower(): number
+    for name, number in sf.TaskOptionEnumField.items()
+    if number != sf.TASK_OPTION_ENUM_FIELD_UNSPECIFIED
+}
+GENERIC_SORT_PREFIX = "options.options."
+SORT_NAMES = [*SESSION_SORTS, *TASK_OPTION_SORTS, GENERIC_SORT_PREFIX + "KEY"]
+
+# ArmoniK's largest page (stores/list_query.py): a partition list is read in pages of it.
+PAGE_SIZE = 1000
+# How long the read of an ended operation's last progress may take: one describe and one query.
+LAST_PROGRESS_TIMEOUT = 10.0
+
+
+def session_field(name: str) -> sf.SessionField:
+    """The ArmoniK field a CLI sort name stands for; ValueError if it names none."""
+    if name in SESSION_SORTS:
+        return sf.SessionField(session_raw_field=sf.SessionRawField(field=SESSION_SORTS[name]))
+    if name in TASK_OPTION_SORTS:
+        return sf.SessionField(task_option_field=sf.TaskOptionField(field=TASK_OPTION_SORTS[name]))
+    key = name.removeprefix(GENERIC_SORT_PREFIX)
+    if name.startswith(GENERIC_SORT_PREFIX) and key:
+        return sf.SessionField(task_option_generic_field=sf.TaskOptionGenericField(field=key))
+    raise ValueError(f"cannot sort sessions by {name!r}: one of {', '.join(SORT_NAMES)}")
+
+
+def list_sessions_request(
+    statuses: list[SessionStatus], sort: str, desc: bool, page: int, page_size: int
+) -> spb.ListSessionsRequest:
+    """ArmoniK's ListSessionsRequest for sessions in any of `statuses` (all if none), with their
+    task options; ValueError for a sort name that names no field."""
+    status_field = sf.SessionField(
+        session_raw_field=sf.SessionRawField(field=sf.SESSION_RAW_ENUM_FIELD_STATUS)
+    )
+    # An OR of ANDs: one AND per status, each of one condition. `or` and `and` are keywords.
+    ands = [
+        sfl.FiltersAnd(
+            **{
+                "and": [
+                    sfl.FilterField(
+                        field=status_field,
+                        filter_status=sfl.FilterStatus(
+                            value=int(status), operator=fc.FILTER_STATUS_OPERATOR_EQUAL
+                        ),
+                    )
+                ]
+            }
+        )
+        for status in statuses
+    ]
+    direction = sd.SORT_DIRECTION_DESC if desc else sd.SORT_DIRECTION_ASC
+    return spb.ListSessionsRequest(
+        page=page,
+        page_size=page_size,
+        filters=sfl.Filters(**{"or": ands}),
+        sort=spb.ListSessionsRequest.Sort(field=session_field(sort), direction=direction),
+        with_task_options=True,
+    )
+
+
+@dataclass
+class Watched:
+    """One message of WatchOperation: the operation's progress, and whether it has ended."""
+
+    progress: Progress
+    ended: bool
+
+
+def progress_from_message(
+    message: operations_pb2.OperationProgress, operation: Operation
+) -> Progress:
+    return Progress(
+        operation=operation,
+        session_id=message.session_id,
+        state=message.state,
+        step=message.step,
+        steps=[
+            StepProgress(
+                step=s.step,
+                scanned=s.scanned,
+                total=s.total if s.HasField("total") else None,
+                changed=s.changed,
+                done=s.done,
+                batches_started=s.batches_started,
+                batches_committed=s.batches_committed,
+            )
+            for s in message.steps
+        ],
+        retrying=[Retrying(r.activity, r.attempt, r.last_failure) for r in message.retrying],
+    )
+
+
+class ApiClient:
+    """`async with ApiClient(endpoint) as api:` one channel to the API for a command's calls."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.channel = grpc.aio.insecure_channel(endpoint)
+        self.sessions = SessionsStub(self.channel)
+        self.partitions = PartitionsStub(self.channel)
+        self.operations = operations_pb2_grpc.OperationsStub(self.channel)
+        # Whether the channel has been connected to the server: a failed call then lost it (or
+        # the server answered the failure), rather than never reached it.
+        self.reached = False
+        self._tracking: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "ApiClient":
+        self._tracking = asyncio.ensure_future(self._track())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._tracking is not None:
+            self._tracking.cancel()
+        # A server that went away must not hang the exit.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.channel.close(), 1)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the channel is connected now: a failure while it is was the server's answer."""
+        return self.channel.get_state() == grpc.ChannelConnectivity.READY
+
+    async def _track(self) -> None:
+        state = self.channel.get_state()
+        while state != grpc.ChannelConnectivity.READY:
+            await self.channel.wait_for_state_change(state)
+            state = self.channel.get_state()
+        self.reached = True
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def create(self, partition_ids: list[str], options: TaskOptions) -> str:
+        """The new session's id (CreateSession answers nothing else)."""
+        reply = await self.sessions.CreateSession(
+            spb.CreateSessionRequest(
+                default_task_option=task_options_message(options), partition_ids=partition_ids
+            )
+        )
+        return reply.session_id
+
+    async def get(self, session_id: str) -> Session:
+        reply = await self.sessions.GetSession(spb.GetSessionRequest(session_id=session_id))
+        return session_from_raw(reply.session)
+
+    async def list_sessions(self, request: spb.ListSessionsRequest) -> tuple[list[Session], int]:
+        reply = await self.sessions.ListSessions(request)
+        return [session_from_raw(s) for s in reply.sessions], reply.total
+
+    async def operate(self, operation: Operation, session_id: str) -> Session:
+        """Run the operation (or join the one running) and answer the session once it is done."""
+        name, request = OPERATION_RPCS[operation]
+        reply = await getattr(self.sessions, name)(request(session_id=session_id))
+        return session_from_raw(reply.session)
+
+    async def stop_submission(self, session_id: str, *, client: bool, worker: bool) -> Session:
+        reply = await self.sessions.StopSubmission(
+            spb.StopSubmissionRequest(session_id=session_id, client=client, worker=worker)
+        )
+        return session_from_raw(reply.session)
+
+    # --- operations ----------------------------------------------------------------------------
+
+    async def watch(
+        self, operation: Operation, session_id: str, within: float | None = None
+    ) -> AsyncIterator[Watched]:
+        """The progress of the session's latest execution of the operation, each time it changes,
+        until it ends (waiting for it to start if it has not), for at most `within` seconds. Use
+        with contextlib.aclosing, so that leaving early cancels the call."""
+        call = self.operations.WatchOperation(
+            operations_pb2.WatchOperationRequest(session_id=session_id, operation=operation.value),
+            timeout=within,
+        )
+        try:
+            async for message in call:
+                yield Watched(progress_from_message(message, operation), message.ended)
+        finally:
+            call.cancel()
+
+    async def last_progress(self, operation: Operation, session_id: str) -> Watched:
+        """The first message of a watch: for an operation that has ended, its last progress."""
+        async with contextlib.aclosing(
+            self.watch(operation, session_id, LAST_PROGRESS_TIMEOUT)
+        ) as stream:
+            async for watched in stream:
+                return watched
+        raise EOFError("WatchOperation answered no message")
+
+    # --- partitions ----------------------------------------------------------------------------
+
+    async def list_partitions(self) -> list[Partition]:
+        """Every partition, by id."""
+        by_id = pf.PartitionField(
+            partition_raw_field=pf.PartitionRawField(field=pf.PARTITION_RAW_ENUM_FIELD_ID)
+        )
+        sort = ppb.ListPartitionsRequest.Sort(field=by_id, direction=sd.SORT_DIRECTION_ASC)
+        partitions: list[Partition] = []
+        page = 0
+        while True:
+            reply = await self.partitions.ListPartitions(
+                ppb.ListPartitionsRequest(page=page, page_size=PAGE_SIZE, sort=sort)
+            )
+            partitions.extend(partition_from_raw(p) for p in reply.partitions)
+            if not reply.partitions or len(partitions) >= reply.total:
+                return partitions
+            page += 1
+
+    async def get_partition(self, partition_id: str) -> Partition:
+        reply = await self.partitions.GetPartition(ppb.GetPartitionRequest(id=partition_id))
+        return partition_from_raw(reply.partition)

@@ -1,0 +1,61 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class WatchOperationRequest(_message.Message):
+    __slots__ = ("session_id", "operation")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    operation: str
+    def __init__(self, session_id: _Optional[str] = ..., operation: _Optional[str] = ...) -> None: ...
+
+class StepProgress(_message.Message):
+    __slots__ = ("step", "scanned", "total", "changed", "done", "batches_started", "batches_committed")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_STARTED_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    scanned: int
+    total: int
+    changed: int
+    done: bool
+    batches_started: int
+    batches_committed: int
+    def __init__(self, step: _Optional[str] = ..., scanned: _Optional[int] = ..., total: _Optional[int] = ..., changed: _Optional[int] = ..., done: _Optional[bool] = ..., batches_started: _Optional[int] = ..., batches_committed: _Optional[int] = ...) -> None: ...
+
+class Retrying(_message.Message):
+    __slots__ = ("activity", "attempt", "last_failure")
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    activity: str
+    attempt: int
+    last_failure: str
+    def __init__(self, activity: _Optional[str] = ..., attempt: _Optional[int] = ..., last_failure: _Optional[str] = ...) -> None: ...
+
+class OperationProgress(_message.Message):
+    __slots__ = ("session_id", "operation", "state", "step", "steps", "retrying", "ended")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    RETRYING_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    operation: str
+    state: str
+    step: str
+    steps: _containers.RepeatedCompositeFieldContainer[StepProgress]
+    retrying: _containers.RepeatedCompositeFieldContainer[Retrying]
+    ended: bool
+    def __init__(self, session_id: _Optional[str] = ..., operation: _Optional[str] = ..., state: _Optional[str] = ..., step: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepProgress, _Mapping]]] = ..., retrying: _Optional[_Iterable[_Union[Retrying, _Mapping]]] = ..., ended: _Optional[bool] = ...) -> None: ...
