@@ -35,7 +35,11 @@ def build_worker(
     stores: Stores,
     settings: Settings,
     interceptors: Sequence[Interceptor] = (),
+    *,
+    remote_activities: bool = True,
 ) -> Worker:
+    """`remote_activities=False` makes a worker of workflow tasks and local activities only,
+    the API process's: its bulk batch calls go to the dedicated workers."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -45,6 +49,10 @@ def build_worker(
         # Never more activities than pooled connections: each holds at most one at a time, so
         # none waits for a connection (settings.py).
         max_concurrent_activities=min(settings.max_concurrent_activities, settings.pool_size),
+        no_remote_activities=not remote_activities,
+        # Eager dispatch would run an activity on the worker that scheduled it: batch calls go
+        # through the task queue instead, so that any worker on it takes the next one.
+        disable_eager_activity_execution=True,
     )
 
 

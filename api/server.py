@@ -73,12 +73,16 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         if settings.api_worker:
             # A worker beside the API, on the API's own Temporal client: operations the API
             # starts begin in it eagerly (see SessionsClient._start), without a trip through
-            # Temporal's task queue. The other workers share the rest of the work.
+            # Temporal's task queue. It runs workflow tasks and the short local activities only:
+            # batch calls belong to the dedicated workers, so the API's answers never wait on a
+            # core busy with a million-row sweep.
             stores = await Stores.connect(settings)
             running.push_async_callback(stores.close)
             await prepare(stores, settings)
             temporal = await client.temporal()
-            await running.enter_async_context(build_worker(temporal, stores, settings))
+            await running.enter_async_context(
+                build_worker(temporal, stores, settings, remote_activities=False)
+            )
         server, _ = await build_server(client, settings.api_address)
         await server.start()
         running.push_async_callback(server.stop, STOP_GRACE)
