@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -186,8 +187,15 @@ def _finish(
 ) -> NoReturn:
     """Run one command. Whatever happens, the user gets either the command's output or one line
     on stderr, never a traceback."""
+
+    async def interruptible() -> int:
+        # Ctrl-C ends the command at once, whatever it awaits: cancelling the command's task
+        # instead (asyncio.run's way) waits on every cleanup of the gRPC channel and its streams.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, _interrupted)
+        return await main()
+
     try:
-        code = asyncio.run(main())
+        code = asyncio.run(interruptible())
     except Refused as e:
         say(f"error: {e.kind}: {e.message}")
         code = 2 if e.kind == INVALID_ARGUMENT else 1
@@ -195,14 +203,18 @@ def _finish(
         say(failure_line(e))
         code = 3
     except KeyboardInterrupt:
-        sent = invocation.sent
-        reached = invocation.api is not None and invocation.api.reached
-        say(f"interrupted; {sent.what}: {sent.then}" if sent and reached else "interrupted")
-        code = 130
+        _interrupted()
     except Exception as e:
         say(f"error: {type(e).__name__}: {e}")
         code = 1
     _exit(code)
+
+
+def _interrupted() -> NoReturn:
+    sent = invocation.sent
+    reached = invocation.api is not None and invocation.api.reached
+    say(f"interrupted; {sent.what}: {sent.then}" if sent and reached else "interrupted")
+    _exit(130)
 
 
 # --- the API's client --------------------------------------------------------------------------
