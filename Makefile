@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 SIZE ?=
 KILLS ?=
 
-.PHONY: install run test lint format chaos protos
+.PHONY: install run test lint format chaos protos bench
 
 install: $(VENV)/.installed
 
@@ -56,3 +56,11 @@ chaos: $(VENV)/.installed
 	CHAOS_STATEFUL_TASKS=$(STATEFUL) CHAOS_SCALE_TASKS=$(SCALE) FUZZ_EXAMPLES=$(FUZZ) \
 	$(PYTHON) -m pytest -q -o timeout=0 tests/durability tests/integration/test_api_fuzz.py \
 		$(PYTEST_ARGS)
+
+# Each bulk operation through the product against its raw floor on the same stores, Create/Get/
+# Close latency, peak RSS and history sizes: make bench N=1000000 WORKERS=2 K=4 (tasks, worker
+# processes, ranges per sweep). Results merge into bench/results.json; chart in docs/bench.svg.
+N ?= 100000
+K ?=
+bench: $(VENV)/.installed
+	$(PYTHON) -m bench --tasks $(N) --workers $(WORKERS) $(if $(K),--ranges $(K))

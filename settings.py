@@ -46,12 +46,20 @@ class Settings(BaseSettings):
     # operations on several sessions side by side.
     max_concurrent_activities: int = 16
 
-    # One batch is one transaction (or one queue pipeline, or one S3 delete call): a checkpoint.
+    # One batch is one transaction, with its queue pipeline or its S3 delete calls: a checkpoint.
     task_batch_size: int = 5000
     result_batch_size: int = 1000
-    # An activity call runs this many batches before it hands progress back to its workflow,
-    # which keeps both the activity short and the workflow history small.
+    # A batch of object deletes: S3 takes 1,000 keys a call, and a batch makes its calls
+    # `s3_deletes_in_flight` at a time.
+    object_batch_size: int = 16000
+    s3_deletes_in_flight: int = 16
+    # An activity call runs at most this many batches, for at most this long, before it hands
+    # progress back to its workflow: the activity stays short and the history small.
     batches_per_call: int = 20
+    call_seconds: float = 30.0
+    # Each bulk step cuts the session's rows into this many ranges, which run side by side as
+    # separate chains of activity calls, on any worker of the task queue.
+    sweep_ranges: int = 1
     # An operation's workflow continues as new once its history passes this many events, so
     # that it stays small (and quick to replay) whatever the session's size.
     history_limit: int = DEFAULT_HISTORY_LIMIT

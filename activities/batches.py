@@ -4,23 +4,22 @@ One batch is one PostgreSQL transaction that (1) locks the step's checkpoint, (2
 session under the operation's guard, (3) changes the rows of the next span of keys, together with
 any queue or object-storage effect of that span, and (4) advances the checkpoint. Its commit is
 the checkpoint: a crash at any instant redoes at most the batch in flight, and each batch is
-idempotent. Work is handed back to the workflow every `max_batches` batches, so that progress
-shows there and no activity call runs for long.
+idempotent. A step that opens ranges hands work back to the workflow every `batches_per_call`
+batches or `call_seconds`, whichever comes first, so that progress shows there and no activity
+call runs for long, while the history of a large operation stays small.
 """
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 
-from activities.heartbeat import Heartbeat, heartbeating, last_details
+from activities.heartbeat import heartbeating, last_details
 from lifecycle.models import StepProgress, Sweep
 from stores.keyset import Span
 from stores.protocols import Database, OperationsLog, SessionRows, SessionsTable, Tx
 
 # Changes the rows of a span and answers how many changed.
 BatchWork = Callable[[Tx, Span], Awaitable[int]]
-# Rows counted per statement when a step counts what it will walk: one statement stays well
-# within the store timeout whatever the session's size.
-COUNT_CHUNK = 100_000
 
 
 class BatchRunner:
@@ -30,11 +29,13 @@ class BatchRunner:
         sessions: SessionsTable,
         operations: OperationsLog,
         batches_per_call: int,
+        call_seconds: float,
     ) -> None:
         self.db = db
         self.sessions = sessions
         self.operations = operations
         self.batches_per_call = batches_per_call
+        self.call_seconds = call_seconds
 
     async def run(
         self,
@@ -44,12 +45,11 @@ class BatchRunner:
         work: BatchWork,
     ) -> StepProgress:
         """Run batches of `work` over `rows`, from the step's checkpoint on, until the range ends,
-        the guard fails, or (for a step that opens the range) `batches_per_call` batches ran."""
-        max_batches = self.batches_per_call if sweep.until is None else None
+        the guard fails, or (for a step that opens the range) a call's worth of batches ran."""
+        opens = not sweep.follows
+        ends_at = time.monotonic() + self.call_seconds
         resume_after = max(sweep.after, str(last_details().get("cursor", "")))
         async with heartbeating(cursor=resume_after) as heartbeat:
-            if _opens_step(sweep):
-                await self._count(sweep, rows, heartbeat)
             batches = 0
             while True:
                 await self.operations.count_batch_start(sweep.op_id, sweep.step, sweep.session_id)
@@ -69,29 +69,10 @@ class BatchRunner:
                 batches += 1
                 progress = _after_batch(checkpoint, span.last, span.rows, changed, span.exhausted)
                 heartbeat.update(cursor=progress.cursor, scanned=progress.scanned)
-                if span.exhausted or (max_batches is not None and batches >= max_batches):
+                if span.exhausted or (
+                    opens and (batches >= self.batches_per_call or time.monotonic() >= ends_at)
+                ):
                     return progress
-
-    async def _count(self, sweep: Sweep, rows: SessionRows, heartbeat: Heartbeat) -> None:
-        """Count the rows the step walks, for its progress. Counted once, by bounded chunks (a
-        session of ten million rows takes seconds to count), and kept with the step's
-        checkpoint: a retry of the first call finds it there instead of counting again."""
-        if await self.operations.total(sweep.op_id, sweep.step) is not None:
-            return
-        total, after = 0, ""
-        while True:
-            async with self.db.connection() as conn:
-                span = await rows.span(conn, sweep.session_id, after, None, COUNT_CHUNK)
-            total, after = total + span.rows, span.last
-            heartbeat.update(counted=total)
-            if span.exhausted:
-                break
-        await self.operations.record_total(sweep.op_id, sweep.step, sweep.session_id, total)
-
-
-def _opens_step(sweep: Sweep) -> bool:
-    """The first call of a step that opens ranges: the one that reports the step's total."""
-    return sweep.after == "" and sweep.until is None
 
 
 def _after_batch(

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from activities.batches import BatchRunner
 from activities.object_storage import ObjectStorageActivities
 from activities.queue import QueueActivities
+from activities.ranges import RangesActivities
 from activities.results import ResultsActivities
 from activities.sessions import SessionsActivities
 from activities.tasks import TasksActivities
@@ -13,7 +14,16 @@ from stores.protocols import StoreSet
 
 
 def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
-    runner = BatchRunner(stores.db, stores.sessions, stores.operations, settings.batches_per_call)
+    runner = BatchRunner(
+        stores.db,
+        stores.sessions,
+        stores.operations,
+        settings.batches_per_call,
+        settings.call_seconds,
+    )
+    ranges = RangesActivities(
+        stores.db, {"tasks": stores.tasks, "results": stores.results}, stores.operations
+    )
     sessions = SessionsActivities(
         stores.db,
         stores.partitions,
@@ -25,7 +35,11 @@ def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
     queue = QueueActivities(stores.tasks, stores.queue, runner, settings.task_batch_size)
     results = ResultsActivities(stores.results, runner, settings.result_batch_size)
     objects = ObjectStorageActivities(
-        stores.results, stores.objects, runner, settings.result_batch_size
+        stores.results,
+        stores.objects,
+        runner,
+        settings.object_batch_size,
+        settings.s3_deletes_in_flight,
     )
     return [
         sessions.check_partitions,
@@ -34,6 +48,7 @@ def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
         sessions.finish,
         sessions.get_session,
         sessions.delete_session,
+        ranges.plan_sweep,
         tasks.update_tasks,
         tasks.delete_tasks,
         queue.enqueue_tasks,

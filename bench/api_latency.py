@@ -42,49 +42,69 @@ async def timed(calls: int, call) -> list[float]:
     return times
 
 
-def line(name: str, times: list[float]) -> str:
-    return (
-        f"{name:<8} p50 {statistics.median(times):7.1f} ms   p99 {percentile(times, 0.99):7.1f} ms"
-        f"   ({len(times)} calls)"
-    )
+def summary(times: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p99_ms": round(percentile(times, 0.99), 1),
+        "calls": len(times),
+    }
+
+
+async def measure(
+    channel: grpc.aio.Channel, calls: int, callers: int = 16, seconds: float = 10.0
+) -> dict[str, dict[str, float]]:
+    """Create, Get and Close one call at a time, then creates per second with `callers`."""
+    sessions = SessionsStub(channel)
+    create = pb.CreateSessionRequest(default_task_option=OPTIONS)
+    # Warm up the connections, the worker and the server's caches.
+    for _ in range(20):
+        await sessions.CreateSession(create)
+
+    ids: list[str] = []
+
+    async def create_one(_: int) -> None:
+        ids.append((await sessions.CreateSession(create)).session_id)
+
+    async def get_one(i: int) -> None:
+        await sessions.GetSession(pb.GetSessionRequest(session_id=ids[i]))
+
+    async def close_one(i: int) -> None:
+        await sessions.CloseSession(pb.CloseSessionRequest(session_id=ids[i]))
+
+    figures = {
+        "create": summary(await timed(calls, create_one)),
+        "get": summary(await timed(calls, get_one)),
+        "close": summary(await timed(calls, close_one)),
+    }
+    created = 0
+    deadline = time.monotonic() + seconds
+
+    async def caller() -> None:
+        nonlocal created
+        while time.monotonic() < deadline:
+            await sessions.CreateSession(create)
+            created += 1
+
+    began = time.monotonic()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    figures["creates_per_s"] = {
+        "rate": round(created / (time.monotonic() - began), 1),
+        "callers": callers,
+    }
+    return figures
 
 
 async def bench(endpoint: str, calls: int, callers: int, seconds: float) -> None:
     async with grpc.aio.insecure_channel(endpoint) as channel:
-        sessions = SessionsStub(channel)
-        create = pb.CreateSessionRequest(default_task_option=OPTIONS)
-        # Warm up the connections, the worker and the server's caches.
-        for _ in range(20):
-            await sessions.CreateSession(create)
-
-        ids: list[str] = []
-
-        async def create_one(_: int) -> None:
-            ids.append((await sessions.CreateSession(create)).session_id)
-
-        async def get_one(i: int) -> None:
-            await sessions.GetSession(pb.GetSessionRequest(session_id=ids[i]))
-
-        async def close_one(i: int) -> None:
-            await sessions.CloseSession(pb.CloseSessionRequest(session_id=ids[i]))
-
-        print(line("create", await timed(calls, create_one)))
-        print(line("get", await timed(calls, get_one)))
-        print(line("close", await timed(calls, close_one)))
-
-        created = 0
-        deadline = time.monotonic() + seconds
-
-        async def caller() -> None:
-            nonlocal created
-            while time.monotonic() < deadline:
-                await sessions.CreateSession(create)
-                created += 1
-
-        began = time.monotonic()
-        await asyncio.gather(*(caller() for _ in range(callers)))
-        rate = created / (time.monotonic() - began)
-        print(f"creates  {rate:7.1f} per second with {callers} concurrent callers")
+        figures = await measure(channel, calls, callers, seconds)
+    for name in ("create", "get", "close"):
+        f = figures[name]
+        print(
+            f"{name:<8} p50 {f['p50_ms']:7.1f} ms   p99 {f['p99_ms']:7.1f} ms"
+            f"   ({f['calls']} calls)"
+        )
+    rate = figures["creates_per_s"]
+    print(f"creates  {rate['rate']:7.1f} per second with {rate['callers']} concurrent callers")
 
 
 def main() -> None:

@@ -123,6 +123,7 @@ class SessionsClient:
             worker=worker,
             history_limit=self.settings.history_limit,
             heartbeat_timeout=self.settings.heartbeat_timeout,
+            sweep_ranges=self.settings.sweep_ranges,
         )
         for _ in range(MAX_FRESH_STARTS):
             handle = await self._start(operation, session_id, request, variant)

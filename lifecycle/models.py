@@ -96,14 +96,39 @@ class CreateRequest:
 
 
 @dataclass
+class Range:
+    """A part of a session's key space, (after, until]; `until` None is the end of it."""
+
+    after: str = ""
+    until: str | None = None
+
+
+@dataclass
+class SweepPlan:
+    """How a sweep walks its rows: the ranges it runs side by side, and how many rows it walks."""
+
+    total: int
+    ranges: list[Range]
+
+
+@dataclass
+class SweepState:
+    """Where a sweep stands between two rounds: its plan, and each range's last key done."""
+
+    step: str
+    plan: SweepPlan
+    cursors: list[str]
+    done: list[bool]
+
+
+@dataclass
 class Carried:
     """What a workflow hands to its next run when it continues as new."""
 
     op_id: str
     admitted: "SessionWrite"
     steps_done: list[str]
-    step: str
-    cursor: str
+    sweep: SweepState | None
     progress: "Progress"
 
 
@@ -116,6 +141,8 @@ class OperationRequest:
     # Continue as new once the history grows past this many events.
     history_limit: int = DEFAULT_HISTORY_LIMIT
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    # Ranges of a session's rows that each bulk step runs side by side (settings.sweep_ranges).
+    sweep_ranges: int = 1
     carried: Carried | None = None
 
 
@@ -174,11 +201,24 @@ class Progress:
     state: str = "starting"  # starting, running, done, superseded, refused
     step: str = ""
     steps: list[StepProgress] = field(default_factory=list)
+    # Each range's own figures, when a step runs in several (named "step#n"); `steps` sums them.
+    ranges: list[StepProgress] = field(default_factory=list)
     # Filled by the client from the server's description of the execution, not by the workflow.
     retrying: list[Retrying] = field(default_factory=list)
 
 
 # --- Activity inputs and outputs ---------------------------------------------------------------
+
+
+@dataclass
+class PlanRequest:
+    """Count the rows a sweep walks, and cut them into `ranges` parts of about equal size."""
+
+    op_id: str
+    session_id: str
+    step: str
+    rows: str  # "tasks" or "results"
+    ranges: int
 
 
 @dataclass
@@ -231,7 +271,10 @@ class Sweep:
     step: str  # the checkpoint's name within the operation
     guard: Guard
     after: str = ""  # keys are compared bytewise (COLLATE "C"); "" is before every key
-    until: str | None = None  # the last key of the range, for a step that follows another
+    until: str | None = None  # the last key of the range; None: the end of the session's keys
+    # A step that follows another walks up to `until` whatever it takes; a step that opens the
+    # range walks a call's worth of batches (settings.batches_per_call, call_seconds).
+    follows: bool = False
     # Rows in these statuses are the ones changed; empty means every row.
     from_statuses: list[int] = field(default_factory=list)
     to_status: int | None = None

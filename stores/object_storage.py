@@ -90,11 +90,16 @@ class ObjectStorage:
             async with response["Body"] as body:
                 return await body.read()
 
-    async def delete(self, keys: list[str]) -> None:
-        """Delete the objects; a key with no object is not an error, so a retry is harmless."""
-        for i in range(0, len(keys), MAX_KEYS_PER_DELETE):
-            chunk = keys[i : i + MAX_KEYS_PER_DELETE]
-            async with asyncio.timeout(self.call_timeout):
+    async def delete(self, keys: list[str], in_flight: int = 1) -> None:
+        """Delete the objects, 1,000 keys a call and `in_flight` calls at a time; a key with no
+        object is not an error, so a retry is harmless."""
+        chunks = [
+            keys[i : i + MAX_KEYS_PER_DELETE] for i in range(0, len(keys), MAX_KEYS_PER_DELETE)
+        ]
+        calls = asyncio.Semaphore(in_flight)
+
+        async def delete_chunk(chunk: list[str]) -> None:
+            async with calls, asyncio.timeout(self.call_timeout):
                 response = await self.s3.delete_objects(
                     Bucket=self.bucket,
                     Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
@@ -102,6 +107,8 @@ class ObjectStorage:
             errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
             if errors:
                 raise RuntimeError(f"S3 refused to delete {len(errors)} objects: {errors[:3]}")
+
+        await asyncio.gather(*(delete_chunk(c) for c in chunks))
 
     async def keys(self, prefix: str = "") -> list[str]:
         """Every key under `prefix`; for checks and tests."""

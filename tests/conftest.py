@@ -19,7 +19,12 @@ from stores.connect import Stores
 from tests.support import StackClient
 from worker import build_worker, prepare
 
-TEST_BATCHES = {"task_batch_size": 100, "result_batch_size": 50, "batches_per_call": 4}
+TEST_BATCHES = {
+    "task_batch_size": 100,
+    "result_batch_size": 50,
+    "object_batch_size": 50,
+    "batches_per_call": 4,
+}
 FIGURES: list[str] = []
 
 

@@ -5,6 +5,7 @@ The workflow modules import this one (and workflows/progress.py) through the san
 through: it is deterministic code, shared by every run, and re-importing it for each new run cost
 a third of the CPU of a Create (measured with py-spy on the API's worker)."""
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.object_storage import ObjectStorageActivities
     from activities.queue import QueueActivities
+    from activities.ranges import RangesActivities
     from activities.results import ResultsActivities
     from activities.sessions import SessionsActivities
     from activities.tasks import TasksActivities
@@ -27,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Guard,
         OperationOutcome,
         OperationRequest,
+        PlanRequest,
         Progress,
         Refusal,
         Session,
@@ -34,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SessionWrite,
         StepProgress,
         Sweep,
+        SweepState,
     )
     from lifecycle.refusals import REFUSAL_KINDS
     from lifecycle.statuses import Operation, SessionStatus
@@ -81,40 +85,41 @@ class Stage:
 
     activity: BatchActivity
     step: str
+    rows: str  # the table whose rows it walks: "tasks" or "results"
     flip: Flip | None = None
     statuses: frozenset[int] = frozenset()
     keep_manual: bool = False
 
 
 def update_tasks(flip: Flip) -> Stage:
-    return Stage(TasksActivities.update_tasks, "tasks", flip=flip)
+    return Stage(TasksActivities.update_tasks, "tasks", "tasks", flip=flip)
 
 
 def delete_tasks() -> Stage:
-    return Stage(TasksActivities.delete_tasks, "tasks")
+    return Stage(TasksActivities.delete_tasks, "tasks", "tasks")
 
 
 def enqueue_tasks() -> Stage:
-    return Stage(QueueActivities.enqueue_tasks, "queue")
+    return Stage(QueueActivities.enqueue_tasks, "queue", "tasks")
 
 
 def dequeue_tasks(statuses: frozenset[int] = frozenset()) -> Stage:
     """Take the tasks in `statuses` (every task if empty) out of their queue."""
-    return Stage(QueueActivities.dequeue_tasks, "queue", statuses=statuses)
+    return Stage(QueueActivities.dequeue_tasks, "queue", "tasks", statuses=statuses)
 
 
 def update_results(flip: Flip) -> Stage:
-    return Stage(ResultsActivities.update_results, "results", flip=flip)
+    return Stage(ResultsActivities.update_results, "results", "results", flip=flip)
 
 
 def delete_results() -> Stage:
-    return Stage(ResultsActivities.delete_results, "results")
+    return Stage(ResultsActivities.delete_results, "results", "results")
 
 
 def delete_objects(statuses: frozenset[int] = frozenset(), keep_manual: bool = False) -> Stage:
     """Delete the objects of the results in `statuses` (every result if empty)."""
     delete = ObjectStorageActivities.delete_objects
-    return Stage(delete, "objects", statuses=statuses, keep_manual=keep_manual)
+    return Stage(delete, "objects", "results", statuses=statuses, keep_manual=keep_manual)
 
 
 def workflow_id(operation: Operation, session_id: str, variant: str = "") -> str:
@@ -177,27 +182,43 @@ class SessionOperation:
         await self._write_session("finish", SessionsActivities.finish)
 
     async def sweep(self, *stages: Stage) -> None:
-        """Walk the session's rows in ranges of many batches: the first stage opens each range,
-        the others follow it over the same range, in the diagram's order."""
+        """Walk the session's rows: cut them into ranges (one, or `sweep_ranges`) that run side by
+        side, each in calls of many batches. In each range the first stage opens a span of
+        batches and the others follow it over the same span, in the diagram's order."""
         name = stages[0].step
         if name in self.steps_done or self.superseded:
             return
         self.final = None
         carried = self.request.carried
-        cursor = carried.cursor if carried is not None and carried.step == name else ""
-        while True:
-            opened = await self._stage(stages[0], after=cursor, until=None)
-            for stage in stages[1:]:
-                if self.superseded or opened.cursor == cursor:
-                    break
-                await self._stage(stage, after=cursor, until=opened.cursor, over=stages[0])
+        state = carried.sweep if carried is not None else None
+        if state is None or state.step != name:
+            self.board.at(name)
+            request = PlanRequest(
+                self.op_id, self.request.session_id, name, stages[0].rows, self.request.sweep_ranges
+            )
+            plan = await self._call(RangesActivities.plan_sweep, request, batch=True)
+            state = SweepState(
+                name, plan, [r.after for r in plan.ranges], [False] * len(plan.ranges)
+            )
+            self.board.planned([s.step for s in stages], plan.total, len(plan.ranges))
+        while not all(state.done):
+            walking = [i for i, done in enumerate(state.done) if not done]
+            await asyncio.gather(*(self._walk_range(stages, state, i) for i in walking))
             if self.superseded:
                 return
-            cursor = opened.cursor
-            if opened.done:
-                break
-            self._continue_as_new_if_long(name, cursor)
+            self._continue_as_new_if_long(state)
         self.steps_done.append(name)
+
+    async def _walk_range(self, stages: tuple[Stage, ...], state: SweepState, i: int) -> None:
+        """One call of the range's first stage, then the others over what it walked."""
+        cursor, until = state.cursors[i], state.plan.ranges[i].until
+        part = f"#{i + 1}" if len(state.cursors) > 1 else ""
+        opened = await self._stage(stages[0], part, after=cursor, until=until)
+        for stage in stages[1:]:
+            if self.superseded or opened.cursor == cursor:
+                break
+            await self._stage(stage, part, after=cursor, until=opened.cursor, follows=True)
+        state.cursors[i], state.done[i] = opened.cursor, opened.done
 
     async def read_session(self) -> None:
         """SessionsTable: the session as the operation leaves it, for the caller. After a sweep
@@ -263,22 +284,23 @@ class SessionOperation:
         self.steps_done.append(step)
 
     async def _stage(
-        self, stage: Stage, after: str, until: str | None, over: Stage | None = None
+        self, stage: Stage, part: str, after: str, until: str | None, follows: bool = False
     ) -> StepProgress:
         sweep = Sweep(
             op_id=self.op_id,
             session_id=self.request.session_id,
-            step=stage.step,
+            step=stage.step + part,
             guard=self.guard(),
             after=after,
             until=until,
+            follows=follows,
             from_statuses=sorted(stage.flip.from_statuses if stage.flip else stage.statuses),
             to_status=stage.flip.to_status if stage.flip else None,
             keep_manual=stage.keep_manual,
         )
         self.board.at(stage.step)
         result = await self._call(stage.activity, sweep, batch=True)
-        self.board.record(result, over.step if over else None)
+        self.board.record(result)
         if result.superseded:
             self.superseded = True
         return result
@@ -316,14 +338,12 @@ class SessionOperation:
             self.refusal = refusal
             raise Stopped from None
 
-    def _continue_as_new_if_long(self, step: str, cursor: str) -> None:
+    def _continue_as_new_if_long(self, sweep: SweepState) -> None:
         info = workflow.info()
         limit = self.request.history_limit
         if info.is_continue_as_new_suggested() or info.get_current_history_length() > limit:
             assert self.written is not None
-            carried = Carried(
-                self.op_id, self.written, self.steps_done, step, cursor, self.board.progress
-            )
+            carried = Carried(self.op_id, self.written, self.steps_done, sweep, self.board.progress)
             workflow.continue_as_new(dataclasses.replace(self.request, carried=carried))
 
     def _end(self, state: str) -> Progress:

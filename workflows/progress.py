@@ -19,15 +19,38 @@ class ProgressBoard:
         self.progress.step = step
         self.show()
 
-    def record(self, result: StepProgress, opened_by: str | None = None) -> None:
-        """Keep a step's figures from one of its calls. A step that follows another over its
-        ranges walks as many rows as the step that opened them."""
-        total = result.total
-        if total is None and opened_by is not None:
-            total = self._entry(opened_by).total
-        steps = self.progress.steps
-        at = next((i for i, s in enumerate(steps) if s.step == result.step), len(steps))
-        steps[at : at + 1] = [dataclasses.replace(result, total=total)]
+    def planned(self, steps: list[str], total: int, ranges: int) -> None:
+        """A sweep's steps each walk `total` rows, in `ranges` ranges."""
+        self.progress.ranges = [r for r in self.progress.ranges if _step_of(r) not in steps]
+        for step in steps:
+            self._put(StepProgress(step, total=total))
+            if ranges > 1:
+                self.progress.ranges += [StepProgress(f"{step}#{i + 1}") for i in range(ranges)]
+        self.show()
+
+    def record(self, result: StepProgress) -> None:
+        """Keep the figures one call of a step (or of one range of it) answered."""
+        step = _step_of(result)
+        entry = self._entry(step)
+        if step == result.step:
+            self._put(dataclasses.replace(result, total=entry.total))
+        else:
+            ranges = self.progress.ranges
+            at = next(i for i, r in enumerate(ranges) if r.step == result.step)
+            ranges[at] = result
+            parts = [r for r in ranges if _step_of(r) == step]
+            self._put(
+                StepProgress(
+                    step,
+                    scanned=sum(p.scanned for p in parts),
+                    total=entry.total,
+                    changed=sum(p.changed for p in parts),
+                    done=all(p.done for p in parts),
+                    batches_started=sum(p.batches_started for p in parts),
+                    batches_committed=sum(p.batches_committed for p in parts),
+                    superseded=any(p.superseded for p in parts),
+                )
+            )
         self.show()
 
     def end(self, state: str, refusal: Refusal | None = None) -> Progress:
@@ -51,3 +74,13 @@ class ProgressBoard:
     def _entry(self, step: str) -> StepProgress:
         found = next((s for s in self.progress.steps if s.step == step), None)
         return found or StepProgress(step)
+
+    def _put(self, entry: StepProgress) -> None:
+        steps = self.progress.steps
+        at = next((i for i, s in enumerate(steps) if s.step == entry.step), len(steps))
+        steps[at : at + 1] = [entry]
+
+
+def _step_of(progress: StepProgress) -> str:
+    """The step a range's figures belong to ("tasks#2": "tasks")."""
+    return progress.step.split("#", 1)[0]

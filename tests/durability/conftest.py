@@ -14,7 +14,12 @@ RESULTS = int(os.environ.get("CHAOS_RESULTS", "10000"))
 KILLS = int(os.environ.get("CHAOS_KILLS", "3"))
 # Small enough batches that each operation runs many of them, so that every kill lands in the
 # middle of one.
-WORKER_BATCHES = {"TASK_BATCH_SIZE": "500", "RESULT_BATCH_SIZE": "200", "BATCHES_PER_CALL": "10"}
+WORKER_BATCHES = {
+    "TASK_BATCH_SIZE": "500",
+    "RESULT_BATCH_SIZE": "200",
+    "OBJECT_BATCH_SIZE": "200",
+    "BATCHES_PER_CALL": "10",
+}
 # A killed worker's call is retried after this long: shorter than the default, so that the many
 # kills of these tests cost less waiting.
 HEARTBEAT_TIMEOUT = 5.0

@@ -130,7 +130,7 @@ async def test_a_retried_step_resumes_after_its_last_committed_batch(
         to_status=T.PAUSED,
     )
     flaky = FlakyTasks(stores.db, fail_on=committed_first + 1)
-    runner = BatchRunner(stores.db, stores.sessions, stores.operations, batches_per_call=50)
+    runner = BatchRunner(stores.db, stores.sessions, stores.operations, 50, call_seconds=60)
     update_tasks = TasksActivities(flaky, runner, size).update_tasks
 
     # First attempt: k batches commit, the next one fails.

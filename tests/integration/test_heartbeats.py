@@ -1,6 +1,6 @@
 """A batch activity tells Temporal it is alive from its first instant to its last, whatever it
-waits on; it counts a large session by bounded statements, once; and every store call is bounded
-by a share of the heartbeat timeout."""
+waits on; a sweep's plan counts a large session by bounded statements; and every store call is
+bounded by a share of the heartbeat timeout."""
 
 import asyncio
 import uuid
@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-import activities.batches
+import activities.ranges
 from activities.batches import BatchRunner
+from activities.ranges import RangesActivities
 from activities.tasks import TasksActivities
-from lifecycle.models import Sweep
+from lifecycle.models import PlanRequest, Sweep
 from lifecycle.statuses import Operation, TaskStatus
 from lifecycle.transitions import TASK_FLIPS, TRANSITIONS, guard
 from settings import Settings
@@ -63,37 +64,40 @@ def _environment(events: list) -> ActivityEnvironment:
     return env
 
 
-async def test_the_first_call_counts_by_bounded_chunks_after_its_first_beat_and_only_once(
+async def test_the_plan_counts_by_bounded_chunks_after_its_first_beat_and_cuts_even_ranges(
     client, stores, monkeypatch
 ):
-    monkeypatch.setattr(activities.batches, "COUNT_CHUNK", 200)
+    monkeypatch.setattr(activities.ranges, "COUNT_CHUNK", 200)
     rows = 1_050
     session_id = await new_session(client, mix={TaskStatus.DISPATCHED: rows})
-    sweep = _pause_sweep(session_id, await _paused_admission(stores, session_id))
     events: list = []
-    runner = BatchRunner(stores.db, stores.sessions, stores.operations, batches_per_call=2)
-    update_tasks = TasksActivities(Spied(stores.db, events), runner, 100).update_tasks
+    tables = {"tasks": Spied(stores.db, events)}
+    plan_sweep = RangesActivities(stores.db, tables, stores.operations).plan_sweep
+    request = PlanRequest(f"test-{uuid.uuid4()}", session_id, "tasks", "tasks", ranges=4)
 
-    progress = await _environment(events).run(update_tasks, sweep)
+    plan = await _environment(events).run(plan_sweep, request)
 
     counting = [e for e in events if e[0] == "span" and e[1] == 200]
     assert events[0][0] == "beat", "the activity beat before any statement"
     assert [e[2] for e in counting] == [200, 200, 200, 200, 200, 50]
-    assert progress.total == rows
-    assert await stores.operations.total(sweep.op_id, "tasks") == rows
-
-    # The retry of that first call (same input) reads the count back instead of counting again.
-    events.clear()
-    retry = await _environment(events).run(update_tasks, sweep)
-    assert not [e for e in events if e[0] == "span" and e[1] == 200]
-    assert retry.total == rows
+    assert plan.total == rows
+    assert await stores.operations.total(request.op_id, "tasks") == rows
+    # Four ranges, end to end over the whole key space, of 262 or 263 rows each.
+    keys = sorted([t.task_id async for chunk in stores.tasks.chunks(session_id) for t in chunk])
+    assert plan.ranges[0].after == "" and plan.ranges[-1].until is None
+    assert all(a.until == b.after for a, b in zip(plan.ranges, plan.ranges[1:], strict=False))
+    sizes = [
+        sum(1 for k in keys if r.after < k and (r.until is None or k <= r.until))
+        for r in plan.ranges
+    ]
+    assert sizes == [262, 263, 262, 263]
 
 
 async def test_a_batch_waiting_on_the_session_lock_keeps_beating(client, stores):
     session_id = await new_session(client, mix={TaskStatus.DISPATCHED: 300})
     sweep = _pause_sweep(session_id, await _paused_admission(stores, session_id))
     events: list = []
-    runner = BatchRunner(stores.db, stores.sessions, stores.operations, batches_per_call=2)
+    runner = BatchRunner(stores.db, stores.sessions, stores.operations, 2, call_seconds=60)
     update_tasks = TasksActivities(stores.tasks, runner, 100).update_tasks
 
     async with stores.db.transaction() as tx:

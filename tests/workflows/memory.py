@@ -364,7 +364,7 @@ class MemoryObjectStorage:
     def __init__(self) -> None:
         self.objects: set[str] = set()
 
-    async def delete(self, keys: list[str]) -> None:
+    async def delete(self, keys: list[str], in_flight: int = 1) -> None:
         self.objects.difference_update(keys)
 
 

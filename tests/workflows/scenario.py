@@ -63,6 +63,7 @@ class Scenario:
         self.settings = Settings(
             task_batch_size=batch_size,
             result_batch_size=batch_size,
+            object_batch_size=batch_size,
             batches_per_call=batches_per_call,
             default_partition=DEFAULT_PARTITION,
             temporal_search_attributes=False,

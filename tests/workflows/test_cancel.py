@@ -14,10 +14,12 @@ async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
         ("dequeue_tasks", key(4), key(5)),
+        ("plan_sweep",),
         ("update_results", "", None),
         ("update_results", key(4), None),
         ("get_session",),

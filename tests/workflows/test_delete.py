@@ -13,10 +13,12 @@ async def test_delete_sweeps_tasks_then_results_then_deletes_the_session(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("dequeue_tasks", "", None),
         ("delete_tasks", "", key(4)),
         ("dequeue_tasks", key(4), None),
         ("delete_tasks", key(4), key(6)),
+        ("plan_sweep",),
         ("delete_objects", "", None),
         ("delete_results", "", key(3)),
         ("delete_session",),

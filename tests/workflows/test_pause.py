@@ -15,6 +15,7 @@ async def test_pause_admits_then_alternates_update_and_dequeue_over_successive_r
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),

@@ -48,12 +48,17 @@ async def test_progress_names_the_step_in_flight(env):
     assert progress.step == "queue"
 
 
-async def test_progress_before_the_first_batch_names_the_step_and_no_counts(env):
+async def test_progress_before_the_first_batch_names_the_step_and_its_total(env):
     progress = await query_while_held(
         env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=1
     )
 
-    assert (progress.state, progress.step, progress.steps) == ("running", "tasks", [])
+    assert (progress.state, progress.step) == ("running", "tasks")
+    # The sweep's plan counted the rows that both of its steps walk; nothing is done yet.
+    assert [(s.step, s.total, s.scanned, s.batches_committed) for s in progress.steps] == [
+        ("tasks", 10, 0, 0),
+        ("queue", 10, 0, 0),
+    ]
 
 
 async def test_outcome_progress_is_done_with_per_step_counts(env):

@@ -14,6 +14,7 @@ async def test_purge_admits_then_deletes_objects_before_results_then_finishes(en
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("delete_objects", "", None),
         ("update_results", "", key(4)),
         ("delete_objects", key(4), None),

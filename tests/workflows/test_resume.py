@@ -16,6 +16,7 @@ async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
         ("update_tasks", key(4), None),

@@ -28,6 +28,7 @@ async def test_a_failed_sweep_call_is_retried_over_the_same_range(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),

@@ -32,6 +32,7 @@ async def test_pause_superseded_by_a_resume_stops_its_sweep(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("dequeue_tasks", "", key(4)),
         ("update_tasks", key(4), None),  # answered superseded: no sweep follows
@@ -52,6 +53,7 @@ async def test_resume_superseded_in_a_follower_opens_no_further_range(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
         ("get_session",),
@@ -69,6 +71,7 @@ async def test_cancel_superseded_by_a_delete_skips_its_later_sweeps(env):
     # Neither the queue nor the results sweep runs.
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("get_session",),
     ]
@@ -84,6 +87,7 @@ async def test_purge_superseded_mid_sweep_never_finishes(env):
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("delete_objects", "", None),
         ("update_results", "", key(4)),
         ("delete_objects", key(4), None),
@@ -134,6 +138,7 @@ async def test_resume_through_a_close_and_a_purge_sweeps_on_and_answers_the_purg
 
     assert store.trace() == [
         ("admit",),
+        ("plan_sweep",),
         ("update_tasks", "", None),
         ("enqueue_tasks", "", key(4)),
         ("update_tasks", key(4), None),
