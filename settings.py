@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     result_batch_size: int = 1000
     # A batch of object deletes: S3 takes 1,000 keys a call, and a batch makes its calls
     # `s3_deletes_in_flight` at a time.
-    object_batch_size: int = 16000
-    s3_deletes_in_flight: int = 16
+    object_batch_size: int = 1000
+    s3_deletes_in_flight: int = 1
     # An activity call runs at most this many batches, for at most this long, before it hands
     # progress back to its workflow: the activity stays short and the history small.
     batches_per_call: int = 20
