@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from lifecycle.refusals import REFUSAL_KINDS
     from lifecycle.statuses import Operation, SessionStatus
     from lifecycle.transitions import Flip, guard
-    from workflows.progress import ProgressBoard
+    from workflows.progress import ProgressBoard, range_step
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -212,12 +212,12 @@ class SessionOperation:
     async def _walk_range(self, stages: tuple[Stage, ...], state: SweepState, i: int) -> None:
         """One call of the range's first stage, then the others over what it walked."""
         cursor, until = state.cursors[i], state.plan.ranges[i].until
-        part = f"#{i + 1}" if len(state.cursors) > 1 else ""
-        opened = await self._stage(stages[0], part, after=cursor, until=until)
+        ranges = len(state.cursors)
+        opened = await self._stage(stages[0], i, ranges, after=cursor, until=until)
         for stage in stages[1:]:
             if self.superseded or opened.cursor == cursor:
                 break
-            await self._stage(stage, part, after=cursor, until=opened.cursor, follows=True)
+            await self._stage(stage, i, ranges, after=cursor, until=opened.cursor, follows=True)
         state.cursors[i], state.done[i] = opened.cursor, opened.done
 
     async def read_session(self) -> None:
@@ -284,12 +284,18 @@ class SessionOperation:
         self.steps_done.append(step)
 
     async def _stage(
-        self, stage: Stage, part: str, after: str, until: str | None, follows: bool = False
+        self,
+        stage: Stage,
+        index: int,
+        ranges: int,
+        after: str,
+        until: str | None,
+        follows: bool = False,
     ) -> StepProgress:
         sweep = Sweep(
             op_id=self.op_id,
             session_id=self.request.session_id,
-            step=stage.step + part,
+            step=range_step(stage.step, index, ranges),
             guard=self.guard(),
             after=after,
             until=until,

@@ -9,6 +9,9 @@ with workflow.unsafe.imports_passed_through():
     from lifecycle.models import Progress, Refusal, StepProgress
 
 
+RANGE_MARK = "#"
+
+
 class ProgressBoard:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -25,7 +28,9 @@ class ProgressBoard:
         for step in steps:
             self._put(StepProgress(step, total=total))
             if ranges > 1:
-                self.progress.ranges += [StepProgress(f"{step}#{i + 1}") for i in range(ranges)]
+                self.progress.ranges += [
+                    StepProgress(range_step(step, i, ranges)) for i in range(ranges)
+                ]
         self.show()
 
     def record(self, result: StepProgress) -> None:
@@ -81,6 +86,12 @@ class ProgressBoard:
         steps[at : at + 1] = [entry]
 
 
+def range_step(step: str, index: int, ranges: int) -> str:
+    """The name of a range's own checkpoint and figures: the step's, when it runs in one range
+    ("tasks"), else the step's and the range's number ("tasks#2")."""
+    return f"{step}{RANGE_MARK}{index + 1}" if ranges > 1 else step
+
+
 def _step_of(progress: StepProgress) -> str:
     """The step a range's figures belong to ("tasks#2": "tasks")."""
-    return progress.step.split("#", 1)[0]
+    return progress.step.split(RANGE_MARK, 1)[0]
