@@ -42,10 +42,9 @@ class OperationsService(OperationsServicer):
         if await self.client.find(request.session_id) is None:
             raise Refused(NOT_FOUND, f"session {request.session_id} not found")
         handle = await self.client.handle(operation, request.session_id)
-        running = await _started(handle)
+        progress, running = await _first_look(handle)
         last = None
         while True:
-            progress = await handle.progress()
             message = _message(progress, ended=not running)
             if message != last:
                 yield message
@@ -53,15 +52,15 @@ class OperationsService(OperationsServicer):
             if not running:
                 return
             await asyncio.sleep(POLL_INTERVAL)
-            running = await _running(handle)
+            progress, running = await handle.look()
 
 
-async def _started(handle: OperationHandle) -> bool:
-    """Wait for the operation to be there; whether it still runs."""
+async def _first_look(handle: OperationHandle) -> tuple[Progress, bool]:
+    """Wait for the operation to be there; its progress, and whether it still runs."""
     waited = 0.0
     while True:
         try:
-            return await _running(handle)
+            return await handle.look()
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -71,11 +70,6 @@ async def _started(handle: OperationHandle) -> bool:
             )
         await asyncio.sleep(POLL_INTERVAL)
         waited += POLL_INTERVAL
-
-
-async def _running(handle: OperationHandle) -> bool:
-    description = await handle.handle.describe()
-    return description.status is not None and description.status.name == "RUNNING"
 
 
 def _message(progress: Progress, *, ended: bool) -> pb.OperationProgress:

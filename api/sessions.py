@@ -14,7 +14,6 @@ from api.status import unary
 from client.messages import session_raw, task_options
 from client.sessions import SessionsClient
 from lifecycle.models import Session
-from lifecycle.options import check_session_id
 from lifecycle.refusals import NOT_FOUND, Refused
 from lifecycle.statuses import Operation, SessionStatus
 
@@ -40,10 +39,8 @@ class SessionsService(SessionsServicer):
     @unary
     async def CreateSession(self, request: pb.CreateSessionRequest, context: Context):
         options = task_options(request.default_task_option)
-        handle = await self.client.start_create(list(request.partition_ids), options)
-        outcome = await handle.result()
-        assert outcome.session is not None
-        return pb.CreateSessionReply(session_id=outcome.session.session_id)
+        session = await self.client.create(list(request.partition_ids), options)
+        return pb.CreateSessionReply(session_id=session.session_id)
 
     @unary
     async def GetSession(self, request: pb.GetSessionRequest, context: Context):
@@ -79,7 +76,6 @@ class SessionsService(SessionsServicer):
         return pb.StopSubmissionResponse(session=session_raw(session))
 
     async def _operate(self, operation: Operation, session_id: str, **flags: bool) -> Session:
-        check_session_id(session_id)
         await self._refuse_if_gone(operation, session_id)
         outcome = await self.client.run(operation, session_id, **flags)
         assert outcome.session is not None

@@ -6,7 +6,12 @@ the schema (the worker does, or `armonik-sessions migrate`)."""
 
 import uuid
 
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -34,7 +39,7 @@ from stores.list_query import ListQuery, PartitionsQuery
 from stores.operations_log import OperationsLog
 from stores.partitions_table import PartitionsTable
 from stores.sessions_table import SessionsTable
-from workflows.operation import OPERATION, SESSION_ID, workflow_id
+from workflows.operation import OPERATION, SESSION_ID, op_id, workflow_id
 from workflows.registry import WORKFLOWS
 
 # A request never joins an execution that a later operation already overtook; it waits for that
@@ -63,6 +68,11 @@ class OperationHandle:
     async def progress(self) -> Progress:
         """The workflow's own account of its progress, with the activities that are retrying
         (a store outage shows here, as attempts and their last error, not as a failure)."""
+        return (await self.look())[0]
+
+    async def look(self) -> tuple[Progress, bool]:
+        """The progress, and whether the workflow still runs, from one description of it (read
+        before the progress: an operation seen ended has its last progress here)."""
         description = await self.handle.describe()
         try:
             progress = await self.handle.query("progress", result_type=Progress)
@@ -73,7 +83,7 @@ class OperationHandle:
             for a in description.raw_description.pending_activities
             if a.attempt > 1
         ]
-        return progress
+        return progress, description.status == WorkflowExecutionStatus.RUNNING
 
 
 class SessionsClient:
@@ -195,13 +205,13 @@ class SessionsClient:
         if not TRANSITIONS[handle.operation].sweeps:
             return False
         db = await self.db()
-        op_id = f"{handle.workflow_id}/{handle.handle.first_execution_run_id}"
+        execution = op_id(handle.workflow_id, handle.handle.first_execution_run_id or "")
         async with db.connection() as conn:
-            admitted = await OperationsLog(db).find(conn, op_id)
-        if admitted is None:
-            # Not admitted yet: it will be, after whatever the session holds now.
-            return False
-        session = await SessionsTable(db).get(handle.session_id)
+            admitted = await OperationsLog(db).find(conn, execution)
+            if admitted is None:
+                # Not admitted yet: it will be, after whatever the session holds now.
+                return False
+            session = await SessionsTable(db).get(handle.session_id, conn)
         current = (session.status, session.epoch) if session is not None else None
         return superseded(handle.operation, admitted.epoch, admitted.finished, current)
 
@@ -216,6 +226,7 @@ class SessionsClient:
 
     async def find(self, session_id: str) -> Session | None:
         """The stored row, a tombstone (DELETED) included; None if there is none."""
+        check_session_id(session_id)
         return await SessionsTable(await self.db()).get(session_id)
 
     async def handle(self, operation: Operation, session_id: str) -> OperationHandle:

@@ -13,6 +13,7 @@ from lifecycle.models import TaskOptions
 from lifecycle.statuses import TaskStatus
 from settings import Settings
 from stores.connect import Stores
+from workflows.operation import op_id as operation_op_id
 
 T = TypeVar("T")
 OPTIONS = TaskOptions(max_duration=60, max_retries=2, priority=5)
@@ -51,7 +52,7 @@ async def finished(handle: OperationHandle) -> bool:
 
 def op_id(handle: OperationHandle) -> str:
     """The id under which an operation's admission and checkpoints are recorded."""
-    return f"{handle.workflow_id}/{handle.handle.first_execution_run_id}"
+    return operation_op_id(handle.workflow_id, handle.handle.first_execution_run_id or "")
 
 
 async def committed_batches(client: SessionsClient, handle: OperationHandle) -> int:

@@ -129,6 +129,12 @@ def workflow_id(operation: Operation, session_id: str, variant: str = "") -> str
     return f"session-{session_id}-{operation.value}" + (f"-{variant}" if variant else "")
 
 
+def op_id(workflow_id: str, first_run_id: str) -> str:
+    """The id an operation's admission and checkpoints are recorded under: its execution's,
+    kept by every run that continues it as new."""
+    return f"{workflow_id}/{first_run_id}"
+
+
 class SessionOperation:
     operation: Operation
 
@@ -169,7 +175,7 @@ class SessionOperation:
             self.board = ProgressBoard(carried.progress)
         else:
             info = workflow.info()
-            self.op_id = f"{info.workflow_id}/{info.first_execution_run_id or info.run_id}"
+            self.op_id = op_id(info.workflow_id, info.first_execution_run_id or info.run_id)
             self.board = ProgressBoard(Progress(self.operation, request.session_id))
         self.board.show()
 
