@@ -242,9 +242,6 @@ class SessionsClient:
     async def create_partition(self, partition: Partition) -> Partition:
         return await PartitionsTable(await self.db()).upsert(partition)
 
-    async def list_partitions(self) -> list[Partition]:
-        return await PartitionsTable(await self.db()).all()
-
     async def query_partitions(self, query: PartitionsQuery) -> tuple[list[Partition], int]:
         return await PartitionsTable(await self.db()).query(query)
 

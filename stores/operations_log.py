@@ -99,12 +99,6 @@ class OperationsLog:
             session_id,
         )
 
-    async def total(self, op_id: str, step: str) -> int | None:
-        """How many rows the step walks, once counted."""
-        return await self.db.fetchval(
-            "SELECT total FROM operation_steps WHERE op_id = $1 AND step = $2", op_id, step
-        )
-
     async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None:
         await self.db.execute(
             "INSERT INTO operation_steps (op_id, step, session_id, total) VALUES ($1, $2, $3, $4)"

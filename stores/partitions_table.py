@@ -54,10 +54,6 @@ class PartitionsTable:
         )
         return _partition(row) if row else None
 
-    async def all(self) -> list[Partition]:
-        rows = await self.db.fetch(f"SELECT {COLUMNS} FROM partitions ORDER BY partition_id")
-        return [_partition(r) for r in rows]
-
     async def query(self, query: PartitionsQuery) -> tuple[list[Partition], int]:
         """A page of the partitions that match `query`, and how many match in all."""
         compiled = compile_query(query)

@@ -14,7 +14,7 @@ methods that do not run on their own.
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from lifecycle.models import Guard, Partition, Session, StepProgress, TaskOptions
+from lifecycle.models import Guard, Session, StepProgress, TaskOptions
 from lifecycle.statuses import Operation
 from lifecycle.transitions import SessionTransition
 from stores.keyset import Span
@@ -114,12 +114,6 @@ class ResultsTable(SessionRows, Protocol):
 class PartitionsTable(Protocol):
     async def missing(self, partition_ids: list[str]) -> list[str]: ...
 
-    async def get(self, partition_id: str) -> Partition | None: ...
-
-    async def all(self) -> list[Partition]: ...
-
-    async def upsert(self, partition: Partition) -> Partition: ...
-
 
 class Queue(Protocol):
     async def push(self, tasks: list[QueuedTask]) -> int:
@@ -156,8 +150,6 @@ class OperationsLog(Protocol):
     async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
         """Count a batch before it begins, outside its transaction."""
         ...
-
-    async def total(self, op_id: str, step: str) -> int | None: ...
 
     async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None: ...
 

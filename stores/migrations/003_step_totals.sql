@@ -1,3 +1,3 @@
--- How many rows a step walks, counted once by its first call: a retry reads it back instead of
--- counting a large session again before its first batch.
+-- How many rows a step walks, as its sweep's plan counted them: the figure its progress is
+-- measured against, kept beside its checkpoint for whoever reads the operations log.
 ALTER TABLE operation_steps ADD COLUMN total bigint;

@@ -81,7 +81,7 @@ async def test_the_plan_counts_by_bounded_chunks_after_its_first_beat_and_cuts_e
     assert events[0][0] == "beat", "the activity beat before any statement"
     assert [e[2] for e in counting] == [200, 200, 200, 200, 200, 50]
     assert plan.total == rows
-    assert await stores.operations.total(request.op_id, "tasks") == rows
+    assert [s.total for s in await stores.operations.steps(request.op_id)] == [rows]
     # Four ranges, end to end over the whole key space, of 262 or 263 rows each.
     keys = sorted([t.task_id async for chunk in stores.tasks.chunks(session_id) for t in chunk])
     assert plan.ranges[0].after == "" and plan.ranges[-1].until is None

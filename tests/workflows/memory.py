@@ -240,16 +240,6 @@ class MemoryPartitionsTable:
     async def missing(self, partition_ids: list[str]) -> list[str]:
         return [p for p in partition_ids if p not in self.db.tables.partitions]
 
-    async def get(self, partition_id: str) -> Partition | None:
-        return self.db.tables.partitions.get(partition_id)
-
-    async def all(self) -> list[Partition]:
-        return [self.db.tables.partitions[p] for p in sorted(self.db.tables.partitions)]
-
-    async def upsert(self, partition: Partition) -> Partition:
-        self.db.tables.partitions[partition.partition_id] = partition
-        return partition
-
 
 class MemoryOperationsLog:
     def __init__(self, db: MemoryDatabase) -> None:
@@ -300,10 +290,6 @@ class MemoryOperationsLog:
     async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
         checkpoint = self._step(op_id, step)
         checkpoint.batches_started += 1
-
-    async def total(self, op_id: str, step: str) -> int | None:
-        checkpoint = self.tables.steps.get((op_id, step))
-        return checkpoint.total if checkpoint else None
 
     async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None:
         self._step(op_id, step).total = total
