@@ -157,12 +157,11 @@ QUERIES: dict[str, Callable[[], object]] = {
 
 async def explain(stores: Stores, query: ListQuery) -> None:
     compiled = compile_query(query)
-    live = f"status <> {int(S.DELETED)}"
-    statements = [compiled.count("sessions", live)]
+    statements = [compiled.count()]
     if compiled.limit:
         sql, args = statements[0]
         total = await stores.db.fetchval(sql, *args)
-        statements.append(compiled.page(COLUMNS, "sessions", total, live))
+        statements.append(compiled.page(COLUMNS, total))
     for sql, args in statements:
         plan = await stores.db.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
         print("\n".join("    " + r[0] for r in plan))

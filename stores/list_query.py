@@ -22,10 +22,13 @@ value that carries nanoseconds compares exactly.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
+
+if TYPE_CHECKING:  # the CLI compiles queries too, with no database driver to load
+    from stores.database import Database
 
 STRING, NUMBER, BOOLEAN, STATUS, DATE, ARRAY, DURATION = (
     "string",
@@ -71,19 +74,25 @@ class Column:
 
 @dataclass(frozen=True)
 class Source:
-    """What a query lists: its fields, its key (the tie-breaker of every sort) and, for sessions,
-    the prefix that names a key of the free-form options map."""
+    """What a query lists: its table and the rows of it that are listed at all (`scope`), its
+    fields, its key (the tie-breaker of every sort) and, for sessions, the prefix that names a
+    key of the free-form options map."""
 
     what: str
+    table: str
     fields: dict[str, Column]
     key: str
+    scope: str = "TRUE"
     generic_prefix: str | None = None
 
 
 OPTIONS_MAP = "options.options."
 SESSIONS = Source(
     what="session",
+    table="sessions",
     key="session_id",
+    # A deleted session's tombstone is listed by no one.
+    scope=f"status <> {int(SessionStatus.DELETED)}",
     generic_prefix=OPTIONS_MAP,
     fields={
         "session_id": Column("session_id", STRING),
@@ -120,6 +129,7 @@ SESSIONS = Source(
 )
 PARTITIONS = Source(
     what="partition",
+    table="partitions",
     key="partition_id",
     fields={
         "partition_id": Column("partition_id", STRING),
@@ -179,14 +189,12 @@ class CompiledQuery:
     order_params: list[Any]
     limit: int
     offset: int
-    key: str
+    source: Source
 
-    def count(self, table: str, scope: str = "TRUE") -> tuple[str, list[Any]]:
-        return f"SELECT count(*) FROM {table} WHERE {scope} AND ({self.where})", self.params
+    def count(self) -> tuple[str, list[Any]]:
+        return f"SELECT count(*) FROM {self._rows} AND ({self.where})", self.params
 
-    def page(
-        self, columns: str, table: str, total: int, scope: str = "TRUE"
-    ) -> tuple[str, list[Any]]:
+    def page(self, columns: str, total: int) -> tuple[str, list[Any]]:
         """The page, given how many rows match in all (counted in the same snapshot)."""
         limit, offset, order_by = self.limit, self.offset, self.order_by
         if offset > total // 2:
@@ -198,14 +206,36 @@ class CompiledQuery:
         # and where an index covers the sort and the filter (created_at) they are not read at
         # all.
         n = len(self.params) + len(self.order_params)
+        key, table = self.source.key, self.source.table
         keys = (
-            f"SELECT {self.key} FROM {table} WHERE {scope} AND ({self.where})"
+            f"SELECT {key} FROM {self._rows} AND ({self.where})"
             f" ORDER BY {order_by} LIMIT ${n + 1} OFFSET ${n + 2}"
         )
         return (
-            f"SELECT {columns} FROM {table} WHERE {self.key} IN ({keys}) ORDER BY {self.order_by}",
+            f"SELECT {columns} FROM {table} WHERE {key} IN ({keys}) ORDER BY {self.order_by}",
             [*self.params, *self.order_params, limit, offset],
         )
+
+    @property
+    def _rows(self) -> str:
+        return f"{self.source.table} WHERE {self.source.scope}"
+
+
+async def fetch_page(db: "Database", query: PagedQuery, columns: str) -> tuple[list[Any], int]:
+    """The rows of the query's page, and how many rows match in all."""
+    compiled = compile_query(query)
+    # One snapshot for the count and the page, so that the total is that of the rows listed.
+    async with (
+        db.connection() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        sql, args = compiled.count()
+        total = await conn.fetchval(sql, *args)
+        rows = []
+        if compiled.limit > 0 and compiled.offset < total:
+            sql, args = compiled.page(columns, total)
+            rows = await conn.fetch(sql, *args)
+    return rows, total
 
 
 def field_kind(source: Source, name: str) -> str | None:
@@ -247,7 +277,7 @@ def compile_query(query: PagedQuery) -> CompiledQuery:
         order_params=order_params,
         limit=query.page_size,
         offset=query.page * query.page_size,
-        key=source.key,
+        source=source,
     )
 
 

@@ -4,7 +4,7 @@ import asyncpg
 
 from lifecycle.models import Partition
 from stores.database import Database
-from stores.list_query import PartitionsQuery, compile_query
+from stores.list_query import PartitionsQuery, fetch_page
 
 COLUMNS = (
     "partition_id, parent_partition_ids, pod_reserved, pod_max, preemption_percentage, priority,"
@@ -56,18 +56,7 @@ class PartitionsTable:
 
     async def query(self, query: PartitionsQuery) -> tuple[list[Partition], int]:
         """A page of the partitions that match `query`, and how many match in all."""
-        compiled = compile_query(query)
-        # One snapshot for the count and the page, so that the total is that of the rows listed.
-        async with (
-            self.db.connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            sql, args = compiled.count("partitions")
-            total = await conn.fetchval(sql, *args)
-            rows = []
-            if compiled.limit > 0 and compiled.offset < total:
-                sql, args = compiled.page(COLUMNS, "partitions", total)
-                rows = await conn.fetch(sql, *args)
+        rows, total = await fetch_page(self.db, query, COLUMNS)
         return [_partition(r) for r in rows], total
 
     async def missing(self, partition_ids: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ from lifecycle.models import Guard, Session, TaskOptions
 from lifecycle.statuses import SessionStatus
 from lifecycle.transitions import SessionTransition
 from stores.database import Database
-from stores.list_query import ListQuery, compile_query
+from stores.list_query import ListQuery, fetch_page
 
 COLUMNS = (
     "session_id, status, client_submission, worker_submission, partition_ids, options, epoch,"
@@ -146,17 +146,5 @@ class SessionsTable:
 
     async def query(self, query: ListQuery) -> tuple[list[Session], int]:
         """A page of the live sessions that match `query`, and how many match in all."""
-        compiled = compile_query(query)
-        live = f"status <> {int(SessionStatus.DELETED)}"
-        # One snapshot for the count and the page, so that the total is that of the rows listed.
-        async with (
-            self.db.connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            sql, args = compiled.count("sessions", live)
-            total = await conn.fetchval(sql, *args)
-            rows = []
-            if compiled.limit > 0 and compiled.offset < total:
-                sql, args = compiled.page(COLUMNS, "sessions", total, live)
-                rows = await conn.fetch(sql, *args)
+        rows, total = await fetch_page(self.db, query, COLUMNS)
         return [_session(r) for r in rows], total

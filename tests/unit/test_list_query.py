@@ -100,7 +100,7 @@ def test_values_are_bound_parameters_never_sql_text():
 
     compiled = compile_query(query)
 
-    sql, args = compiled.page("*", "sessions", total=10)
+    sql, args = compiled.page("*", total=10)
     assert marker not in sql
     # The option key (filter and sort), the compared value, the array element.
     assert args.count(marker) == 4
@@ -155,7 +155,7 @@ def test_sort_puts_null_first_ascending_and_last_descending():
 
 def test_page_is_bound_and_page_size_zero_counts_only():
     compiled = compile_query(ListQuery(page=2**31 - 1, page_size=MAX_PAGE_SIZE))
-    sql, args = compiled.page("*", "sessions", total=2**62)
+    sql, args = compiled.page("*", total=2**62)
     assert "LIMIT $1 OFFSET $2" in sql
     assert args == [MAX_PAGE_SIZE, (2**31 - 1) * MAX_PAGE_SIZE]
     assert compile_query(ListQuery(page=5, page_size=0)).limit == 0
@@ -173,7 +173,7 @@ def test_page_is_bound_and_page_size_zero_counts_only():
 )
 def test_pages_past_the_middle_are_walked_from_the_end(page, total, limit, offset, reversed_):
     compiled = compile_query(ListQuery(sort_field="closed_at", page=page, page_size=3))
-    sql, args = compiled.page("*", "sessions", total)
+    sql, args = compiled.page("*", total)
     assert args[-2:] == [limit, offset]
     inner = "closed_at DESC NULLS LAST, session_id DESC LIMIT"
     assert (inner in sql) == reversed_
