@@ -98,31 +98,43 @@ class SessionRows:
         )
 
     async def count_by_status(self, session_id: str) -> dict[int, int]:
-        """How many of the session's rows are in each status, counted by chunks: one statement
-        stays well within the store timeout whatever the session's size."""
+        """How many of the session's rows are in each status, counted span by span: one
+        statement stays well within the store timeout whatever the session's size."""
         counts: dict[int, int] = {}
-        async for chunk in self.walk(session_id, columns=("status",)):
-            for record in chunk:
-                counts[record["status"]] = counts.get(record["status"], 0) + 1
-        return counts
-
-    async def walk(
-        self, session_id: str, columns: tuple[str, ...] | None = None, chunk: int = WALK_CHUNK
-    ) -> AsyncIterator[list[asyncpg.Record]]:
-        """Every row of the session, by chunks in key order; for checks and tests, not for
-        sweeps (which change rows as they go and checkpoint)."""
-        selected = ", ".join(columns or self.columns)
         after = ""
         while True:
             async with self.db.connection() as conn:
-                span = await self.span(conn, session_id, after, None, chunk)
-                if span.rows:
-                    yield await conn.fetch(
-                        f"SELECT {selected} FROM {self.table} WHERE {self.where_span()}",
-                        session_id,
-                        span.after,
-                        span.last,
-                    )
+                span = await self.span(conn, session_id, after, None, WALK_CHUNK)
+                rows = await conn.fetch(
+                    f"SELECT status, count(*) AS n FROM {self.table}"
+                    f" WHERE {self.where_span()} GROUP BY status",
+                    session_id,
+                    span.after,
+                    span.last,
+                )
+            for row in rows:
+                counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
             if span.exhausted:
-                return
+                return counts
             after = span.last
+
+    async def walk(
+        self, session_id: str, chunk: int = WALK_CHUNK
+    ) -> AsyncIterator[list[asyncpg.Record]]:
+        """Every row of the session, by chunks in key order (one statement each); for checks
+        and tests, not for sweeps (which change rows as they go and checkpoint)."""
+        after = ""
+        while True:
+            async with self.db.connection() as conn:
+                rows = await conn.fetch(
+                    f"SELECT {', '.join(self.columns)} FROM {self.table}"
+                    f" WHERE session_id = $1 AND {self.key} > $2 ORDER BY {self.key} LIMIT $3",
+                    session_id,
+                    after,
+                    chunk,
+                )
+            if rows:
+                yield rows
+            if len(rows) < chunk:
+                return
+            after = rows[-1][self.key]
