@@ -29,7 +29,6 @@ from bench import api_latency
 from bench.chart import draw
 from bench.floor import FLOORS
 from lifecycle.statuses import Operation, TaskStatus
-from settings import Settings
 from stack import Stack
 from stack.ports import free_ports
 from stack.stack import DEFAULT_PORTS
@@ -145,8 +144,7 @@ def machine() -> str:
 
 
 async def bench(args, stack: Stack, address: str, workers) -> dict:
-    env = {k.lower(): v for k, v in stack.env().items()}
-    settings = Settings(**env, heartbeat_timeout=UNBOUNDED)
+    settings = stack.client_settings(heartbeat_timeout=UNBOUNDED)
     stores = await Stores.connect(settings)
     temporal = await Client.connect(settings.temporal_address)
     config = {"workers": args.workers, "ranges": args.ranges}

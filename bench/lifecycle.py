@@ -72,8 +72,7 @@ def main() -> None:
         queue = f"bench-{uuid.uuid4()}"
         worker = stack.worker(TEMPORAL_TASK_QUEUE=queue)
         worker.start()
-        env = {k.lower(): v for k, v in stack.env().items()}
-        settings = Settings(**{**env, "temporal_task_queue": queue})
+        settings = stack.client_settings(temporal_task_queue=queue)
         asyncio.run(bench(settings, args.tasks, args.results))
 
 

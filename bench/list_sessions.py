@@ -218,8 +218,7 @@ def main() -> None:
     args = parser.parse_args()
     # Always a throw-away stack: the bench copies 100,000 rows into the sessions table.
     with tempfile.TemporaryDirectory() as state, Stack(Path(state), ephemeral=True) as stack:
-        env = {k.lower(): v for k, v in stack.env().items()}
-        settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
+        settings = stack.client_settings()
         asyncio.run(bench(settings, args.sessions, args.runs, args.explain))
 
 

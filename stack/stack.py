@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stack.ports import free_ports
 from stack.postgres_server import Postgres
@@ -14,6 +15,9 @@ from stack.s3_server import S3
 from stack.server import Server, StartAborted
 from stack.temporal_server import Temporal
 from stack.worker_process import API_READY_LINE, Worker
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 # The ports of `make run`, the ones settings.py defaults to.
 DEFAULT_PORTS = {
@@ -114,6 +118,12 @@ class Stack:
             "S3_REGION": settings.s3_region,
             "DEFAULT_PARTITION": settings.default_partition,
         }
+
+    def client_settings(self, **overrides: object) -> "Settings":
+        """The settings of a client of this stack (a test's, a bench's), with `overrides`."""
+        from settings import Settings
+
+        return Settings(**{name.lower(): value for name, value in self.env().items()} | overrides)
 
     def start(self, include_worker: bool = False) -> None:
         """Start the servers in parallel and return once each answers; then a worker if asked.

@@ -55,14 +55,9 @@ def stack(tmp_path_factory):
         stack.stop()
 
 
-def stack_settings(stack: Stack, **overrides) -> Settings:
-    env = {k.lower(): v for k, v in stack.env().items() if k.lower() in Settings.model_fields}
-    return Settings(**{**env, **overrides})
-
-
 @pytest.fixture(scope="session")
 def settings(stack) -> Settings:
-    return stack_settings(stack, temporal_task_queue=f"tests-{uuid.uuid4()}", **TEST_BATCHES)
+    return stack.client_settings(temporal_task_queue=f"tests-{uuid.uuid4()}", **TEST_BATCHES)
 
 
 @pytest.fixture(scope="session")

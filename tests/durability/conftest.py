@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from tests.conftest import stack_settings
 from tests.support import StackClient
 
 SIZE = int(os.environ.get("CHAOS_SIZE", "50000"))
@@ -51,7 +50,7 @@ async def spawn_worker(stack, queue_name):
 @pytest.fixture
 async def chaos_client(stack, stores, temporal, queue_name) -> StackClient:
     """A client whose operations go to the worker processes, not to the in-process worker."""
-    settings = stack_settings(
-        stack, temporal_task_queue=queue_name, heartbeat_timeout=HEARTBEAT_TIMEOUT
+    settings = stack.client_settings(
+        temporal_task_queue=queue_name, heartbeat_timeout=HEARTBEAT_TIMEOUT
     )
     return StackClient(stores, settings, temporal)

@@ -32,7 +32,7 @@ from api.sessions import SessionsService
 from client.sessions import OperationHandle, SessionsClient
 from lifecycle.models import TaskOptions
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
-from tests.conftest import TEST_BATCHES, stack_settings
+from tests.conftest import TEST_BATCHES
 from tests.integration.gates import WITHIN, ActivityGates
 from tests.integration.snapshot import assert_invariants, take
 from tests.support import StackClient, new_session
@@ -526,7 +526,7 @@ async def gates() -> ActivityGates:
 async def gated(stack, stores, temporal, gates) -> AsyncIterator[tuple[StackClient, str]]:
     """A client whose operations run on a worker of their own, behind the gates, and an API
     over it: its address."""
-    settings = stack_settings(stack, temporal_task_queue=f"gated-{uuid.uuid4()}", **TEST_BATCHES)
+    settings = stack.client_settings(temporal_task_queue=f"gated-{uuid.uuid4()}", **TEST_BATCHES)
     gated_client = StackClient(stores, settings, temporal)
     async with build_worker(temporal, stores, settings, [gates]), serving_api(gated_client) as at:
         yield gated_client, at
@@ -713,7 +713,7 @@ async def test_a_server_lost_mid_operation_is_one_line_and_the_operation_goes_on
     session = await client.create(partitions, OPTIONS)
     session_id = session.session_id
     # No worker serves this queue yet: the pause waits for one, as long as the test needs.
-    unserved = stack_settings(stack, temporal_task_queue=f"unserved-{uuid.uuid4()}", **TEST_BATCHES)
+    unserved = stack.client_settings(temporal_task_queue=f"unserved-{uuid.uuid4()}", **TEST_BATCHES)
     api = Recording(stores, unserved, temporal)
     workflow = temporal.get_workflow_handle(workflow_id(Operation.PAUSE, session_id))
     request = PauseSessionRequest(session_id=session_id).SerializeToString()
@@ -769,7 +769,7 @@ async def test_ctrl_c_mid_operation_is_one_line_and_exit_130(
 ):
     session = await client.create(partitions, OPTIONS)
     session_id = session.session_id
-    unserved = stack_settings(stack, temporal_task_queue=f"unserved-{uuid.uuid4()}", **TEST_BATCHES)
+    unserved = stack.client_settings(temporal_task_queue=f"unserved-{uuid.uuid4()}", **TEST_BATCHES)
     api = Recording(stores, unserved, temporal)
     workflow = temporal.get_workflow_handle(workflow_id(Operation.PAUSE, session_id))
 

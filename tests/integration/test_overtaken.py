@@ -14,7 +14,7 @@ from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWor
 
 from admin.invariants import check
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
-from tests.conftest import TEST_BATCHES, stack_settings
+from tests.conftest import TEST_BATCHES
 from tests.integration.gates import WITHIN, ActivityGates
 from tests.support import StackClient, new_session
 from worker import build_worker
@@ -32,7 +32,7 @@ async def gates() -> ActivityGates:
 @pytest.fixture(scope="module")
 async def gated(stack, stores, temporal, gates) -> StackClient:
     """A client whose operations run on a worker of their own, behind the gates."""
-    settings = stack_settings(stack, temporal_task_queue=f"gated-{uuid.uuid4()}", **TEST_BATCHES)
+    settings = stack.client_settings(temporal_task_queue=f"gated-{uuid.uuid4()}", **TEST_BATCHES)
     async with build_worker(temporal, stores, settings, [gates]):
         yield StackClient(stores, settings, temporal)
 

@@ -8,7 +8,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
-from tests.conftest import TEST_BATCHES, stack_settings
+from tests.conftest import TEST_BATCHES
 from tests.support import StackClient, new_session
 from worker import build_worker
 
@@ -24,7 +24,7 @@ async def _connect(settings, identity: str) -> Client:
 async def test_the_api_worker_starts_operations_and_leaves_every_batch_call_to_the_workers(
     stack, stores
 ):
-    settings = stack_settings(stack, temporal_task_queue=f"roles-{uuid.uuid4()}", **TEST_BATCHES)
+    settings = stack.client_settings(temporal_task_queue=f"roles-{uuid.uuid4()}", **TEST_BATCHES)
     api_temporal = await _connect(settings, "api")
     bulk_temporal = await _connect(settings, "bulk")
     async with (
