@@ -39,6 +39,7 @@ from stores.list_query import (
     BOOLEAN,
     DATE,
     DURATION,
+    MAX_DURATION_SECONDS,
     NUMBER,
     OPTIONS_MAP,
     PARTITIONS,
@@ -152,9 +153,8 @@ SORT_DIRECTIONS = {
     sort_direction_pb2.SORT_DIRECTION_ASC: False,
     sort_direction_pb2.SORT_DIRECTION_DESC: True,
 }
-# Protobuf's valid Timestamp range (0001-01-01 to 9999-12-31) and Duration range.
+# Protobuf's valid Timestamp range (0001-01-01 to 9999-12-31).
 MIN_TIMESTAMP, MAX_TIMESTAMP = -62_135_596_800, 253_402_300_799
-MAX_DURATION = 315_576_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NANOS = 1_000_000_000
 
@@ -338,7 +338,7 @@ def _seconds(value: Duration, where: str) -> Decimal:
     """A Duration as exact seconds."""
     seconds, nanos = value.seconds, value.nanos
     if (
-        abs(seconds) > MAX_DURATION
+        abs(seconds) > MAX_DURATION_SECONDS
         or abs(nanos) >= NANOS
         or (seconds > 0 and nanos < 0)
         or (seconds < 0 and nanos > 0)

@@ -132,14 +132,10 @@ class Stack:
         """
         began = time.monotonic()
         try:
-            failures = _in_parallel(self.servers, _start_or_abort_others(self.servers))
+            _start_all(self.servers)
         except BaseException:
             self.stop()
             raise
-        if failures:
-            self.stop()
-            root_causes = [e for e in failures if not isinstance(e, StartAborted)] or failures
-            raise StackError("\n\n".join(str(error) for error in root_causes))
         self.start_seconds = time.monotonic() - began
         if include_worker:
             try:
@@ -162,10 +158,7 @@ class Stack:
         once each polls it. One failing to start stops the others' starts and raises
         StackError; stop() stops whichever run."""
         workers = [self.worker(command=command, **extra_env) for _ in range(count)]
-        failures = _in_parallel(workers, _start_or_abort_others(workers))
-        if failures:
-            root_causes = [e for e in failures if not isinstance(e, StartAborted)] or failures
-            raise StackError("\n\n".join(str(error) for error in root_causes))
+        _start_all(workers)
         return workers
 
     def worker(self, *, command: list[str] | None = None, **extra_env: object) -> Worker:
@@ -212,6 +205,15 @@ class Stack:
         # A free port may happen to be one requested for a server not started yet: skip those.
         candidates = [p for p in free_ports(2 * len(missing)) if p not in ports.values()]
         return ports | dict(zip(missing, candidates, strict=False))
+
+
+def _start_all(servers: list[Server]) -> None:
+    """Start the servers in parallel; one failing to start aborts the others' starts, and
+    StackError names the failures that were not such aborts."""
+    failures = _in_parallel(servers, _start_or_abort_others(servers))
+    if failures:
+        root_causes = [e for e in failures if not isinstance(e, StartAborted)] or failures
+        raise StackError("\n\n".join(str(error) for error in root_causes))
 
 
 def _start_or_abort_others(servers: list[Server]) -> Callable[[Server], None]:

@@ -134,7 +134,7 @@ class Queue:
         """Every queue entry of the session's tasks, as (partition, member), however many; for
         checks and tests."""
         pattern = _glob_escape(session_id) + "/*"
-        async for key in self.redis.scan_iter(match=PREFIX + "*", count=1000):
+        async for key in self._queue_keys():
             async for member, _ in self.redis.zscan_iter(key, match=pattern, count=10_000):
                 yield key.removeprefix(PREFIX), member
 
@@ -146,9 +146,13 @@ class Queue:
         """Every member of every queue, by partition; for checks and tests."""
         return await self._per_queue(lambda pipe, key: pipe.zrange(key, 0, -1))
 
+    def _queue_keys(self) -> AsyncIterator[str]:
+        """The key of every partition's queue."""
+        return self.redis.scan_iter(match=PREFIX + "*", count=1000)
+
     async def _per_queue(self, command) -> dict:
         """One pipelined command per partition queue, answered by partition."""
-        keys = [k async for k in self.redis.scan_iter(match=PREFIX + "*", count=1000)]
+        keys = [k async for k in self._queue_keys()]
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 command(pipe, key)
