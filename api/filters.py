@@ -32,6 +32,7 @@ from armonik.protogen.common import (
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from client.messages import SESSION_RAW_FIELDS, TASK_OPTION_FIELDS
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
 from stores.list_query import (
@@ -54,30 +55,6 @@ from stores.list_query import (
 )
 
 sf = sessions_fields_pb2
-SESSION_RAW_FIELDS = {
-    sf.SESSION_RAW_ENUM_FIELD_SESSION_ID: "session_id",
-    sf.SESSION_RAW_ENUM_FIELD_STATUS: "status",
-    sf.SESSION_RAW_ENUM_FIELD_CLIENT_SUBMISSION: "client_submission",
-    sf.SESSION_RAW_ENUM_FIELD_WORKER_SUBMISSION: "worker_submission",
-    sf.SESSION_RAW_ENUM_FIELD_PARTITION_IDS: "partition_ids",
-    sf.SESSION_RAW_ENUM_FIELD_CREATED_AT: "created_at",
-    sf.SESSION_RAW_ENUM_FIELD_CANCELLED_AT: "cancelled_at",
-    sf.SESSION_RAW_ENUM_FIELD_CLOSED_AT: "closed_at",
-    sf.SESSION_RAW_ENUM_FIELD_PURGED_AT: "purged_at",
-    sf.SESSION_RAW_ENUM_FIELD_DELETED_AT: "deleted_at",
-    sf.SESSION_RAW_ENUM_FIELD_DURATION: "duration",
-}
-TASK_OPTION_FIELDS = {
-    sf.TASK_OPTION_ENUM_FIELD_MAX_DURATION: "options.max_duration",
-    sf.TASK_OPTION_ENUM_FIELD_MAX_RETRIES: "options.max_retries",
-    sf.TASK_OPTION_ENUM_FIELD_PRIORITY: "options.priority",
-    sf.TASK_OPTION_ENUM_FIELD_PARTITION_ID: "options.partition_id",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_NAME: "options.application_name",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_VERSION: "options.application_version",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_NAMESPACE: "options.application_namespace",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_SERVICE: "options.application_service",
-    sf.TASK_OPTION_ENUM_FIELD_ENGINE_TYPE: "options.engine_type",
-}
 pf = partitions_fields_pb2
 PARTITION_RAW_FIELDS = {
     pf.PARTITION_RAW_ENUM_FIELD_ID: "partition_id",

@@ -23,10 +23,17 @@ from armonik.protogen.common import sessions_fields_pb2 as sf
 from armonik.protogen.common import sessions_filters_pb2 as sfl
 from armonik.protogen.common import sort_direction_pb2 as sd
 
-from client.messages import partition_from_raw, session_from_raw, task_options_message
+from client.messages import (
+    SESSION_RAW_FIELDS,
+    TASK_OPTION_FIELDS,
+    partition_from_raw,
+    session_from_raw,
+    task_options_message,
+)
 from client.protos import operations_pb2, operations_pb2_grpc
 from lifecycle.models import Partition, Progress, Retrying, Session, StepProgress, TaskOptions
 from lifecycle.statuses import Operation, SessionStatus
+from stores.list_query import MAX_PAGE_SIZE, OPTIONS_MAP
 
 # The RPC of each operation, and its request message.
 OPERATION_RPCS = {
@@ -40,25 +47,11 @@ OPERATION_RPCS = {
 
 # What a session list can be sorted by, under the names the stores and docs/lifecycle.md use:
 # the session's own fields, its task options ("options.priority") and, by key, its free-form
-# options ("options.options.KEY"). Taken from ArmoniK's enums, so that none is missing.
-SORT_PREFIX_RAW = "SESSION_RAW_ENUM_FIELD_"
-SORT_PREFIX_OPTION = "TASK_OPTION_ENUM_FIELD_"
-SESSION_SORTS = {
-    name.removeprefix(SORT_PREFIX_RAW).lower(): number
-    for name, number in sf.SessionRawEnumField.items()
-    # OPTIONS is the whole TaskOptions message: not something to order by.
-    if number not in (sf.SESSION_RAW_ENUM_FIELD_UNSPECIFIED, sf.SESSION_RAW_ENUM_FIELD_OPTIONS)
-}
-TASK_OPTION_SORTS = {
-    "options." + name.removeprefix(SORT_PREFIX_OPTION).lower(): number
-    for name, number in sf.TaskOptionEnumField.items()
-    if number != sf.TASK_OPTION_ENUM_FIELD_UNSPECIFIED
-}
-GENERIC_SORT_PREFIX = "options.options."
-SORT_NAMES = [*SESSION_SORTS, *TASK_OPTION_SORTS, GENERIC_SORT_PREFIX + "KEY"]
+# options ("options.options.KEY").
+SESSION_SORTS = {name: number for number, name in SESSION_RAW_FIELDS.items()}
+TASK_OPTION_SORTS = {name: number for number, name in TASK_OPTION_FIELDS.items()}
+SORT_NAMES = [*SESSION_SORTS, *TASK_OPTION_SORTS, OPTIONS_MAP + "KEY"]
 
-# ArmoniK's largest page (stores/list_query.py): a partition list is read in pages of it.
-PAGE_SIZE = 1000
 # How long the read of an ended operation's last progress may take: one describe and one query.
 LAST_PROGRESS_TIMEOUT = 10.0
 
@@ -69,8 +62,8 @@ def session_field(name: str) -> sf.SessionField:
         return sf.SessionField(session_raw_field=sf.SessionRawField(field=SESSION_SORTS[name]))
     if name in TASK_OPTION_SORTS:
         return sf.SessionField(task_option_field=sf.TaskOptionField(field=TASK_OPTION_SORTS[name]))
-    key = name.removeprefix(GENERIC_SORT_PREFIX)
-    if name.startswith(GENERIC_SORT_PREFIX) and key:
+    key = name.removeprefix(OPTIONS_MAP)
+    if name.startswith(OPTIONS_MAP) and key:
         return sf.SessionField(task_option_generic_field=sf.TaskOptionGenericField(field=key))
     raise ValueError(f"cannot sort sessions by {name!r}: one of {', '.join(SORT_NAMES)}")
 
@@ -248,7 +241,7 @@ class ApiClient:
         page = 0
         while True:
             reply = await self.partitions.ListPartitions(
-                ppb.ListPartitionsRequest(page=page, page_size=PAGE_SIZE, sort=sort)
+                ppb.ListPartitionsRequest(page=page, page_size=MAX_PAGE_SIZE, sort=sort)
             )
             partitions.extend(partition_from_raw(p) for p in reply.partitions)
             if not reply.partitions or len(partitions) >= reply.total:

@@ -3,6 +3,7 @@ the CLI reads from it."""
 
 from datetime import UTC, datetime, timedelta
 
+from armonik.protogen.common import sessions_fields_pb2 as sf
 from armonik.protogen.common.objects_pb2 import TaskOptions as TaskOptionsMessage
 from armonik.protogen.common.partitions_common_pb2 import PartitionRaw
 from armonik.protogen.common.sessions_common_pb2 import SessionRaw
@@ -12,6 +13,33 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lifecycle.models import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
+
+# ArmoniK's session fields (filters and sorts) by the names the stores and docs/lifecycle.md use.
+# OPTIONS, the whole TaskOptions message, is not a field to filter or order by.
+SESSION_RAW_FIELDS = {
+    sf.SESSION_RAW_ENUM_FIELD_SESSION_ID: "session_id",
+    sf.SESSION_RAW_ENUM_FIELD_STATUS: "status",
+    sf.SESSION_RAW_ENUM_FIELD_CLIENT_SUBMISSION: "client_submission",
+    sf.SESSION_RAW_ENUM_FIELD_WORKER_SUBMISSION: "worker_submission",
+    sf.SESSION_RAW_ENUM_FIELD_PARTITION_IDS: "partition_ids",
+    sf.SESSION_RAW_ENUM_FIELD_CREATED_AT: "created_at",
+    sf.SESSION_RAW_ENUM_FIELD_CANCELLED_AT: "cancelled_at",
+    sf.SESSION_RAW_ENUM_FIELD_CLOSED_AT: "closed_at",
+    sf.SESSION_RAW_ENUM_FIELD_PURGED_AT: "purged_at",
+    sf.SESSION_RAW_ENUM_FIELD_DELETED_AT: "deleted_at",
+    sf.SESSION_RAW_ENUM_FIELD_DURATION: "duration",
+}
+TASK_OPTION_FIELDS = {
+    sf.TASK_OPTION_ENUM_FIELD_MAX_DURATION: "options.max_duration",
+    sf.TASK_OPTION_ENUM_FIELD_MAX_RETRIES: "options.max_retries",
+    sf.TASK_OPTION_ENUM_FIELD_PRIORITY: "options.priority",
+    sf.TASK_OPTION_ENUM_FIELD_PARTITION_ID: "options.partition_id",
+    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_NAME: "options.application_name",
+    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_VERSION: "options.application_version",
+    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_NAMESPACE: "options.application_namespace",
+    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_SERVICE: "options.application_service",
+    sf.TASK_OPTION_ENUM_FIELD_ENGINE_TYPE: "options.engine_type",
+}
 
 
 def session_raw(session: Session, with_options: bool = True) -> SessionRaw:
