@@ -19,7 +19,7 @@ refuse such requests first; nothing is ambiguous in them, so they are accepted h
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from armonik.protogen.common import filters_common_pb2 as fc
 from armonik.protogen.common import (
@@ -43,8 +43,6 @@ from stores.list_query import (
     MAX_DURATION_SECONDS,
     NUMBER,
     OPTIONS_MAP,
-    PARTITIONS,
-    SESSIONS,
     STATUS,
     STRING,
     Condition,
@@ -55,6 +53,7 @@ from stores.list_query import (
 )
 
 sf = sessions_fields_pb2
+Q = TypeVar("Q", ListQuery, PartitionsQuery)
 pf = partitions_fields_pb2
 PARTITION_RAW_FIELDS = {
     pf.PARTITION_RAW_ENUM_FIELD_ID: "partition_id",
@@ -138,20 +137,19 @@ NANOS = 1_000_000_000
 
 def list_sessions_query(request: sessions_common_pb2.ListSessionsRequest) -> ListQuery:
     """The ListQuery a ListSessionsRequest asks for, or an INVALID_ARGUMENT refusal."""
-    filters = _filters(request, SESSIONS, _session_field)
-    _require_sort(request)
-    sort_field = _session_field(request.sort.field, "sort.field")
-    sort_desc = _direction(request.sort.direction)
-    return ListQuery(filters, sort_field, sort_desc, *_page(request))
+    return _list_query(request, ListQuery, _session_field)
 
 
 def list_partitions_query(request: partitions_common_pb2.ListPartitionsRequest) -> PartitionsQuery:
     """The PartitionsQuery a ListPartitionsRequest asks for, or an INVALID_ARGUMENT refusal."""
-    filters = _filters(request, PARTITIONS, _partition_field)
+    return _list_query(request, PartitionsQuery, _partition_field)
+
+
+def _list_query(request: Any, query: type[Q], field_of: Callable[[Any, str], str]) -> Q:
+    filters = _filters(request, query.source, field_of)
     _require_sort(request)
-    sort_field = _partition_field(request.sort.field, "sort.field")
-    sort_desc = _direction(request.sort.direction)
-    return PartitionsQuery(filters, sort_field, sort_desc, *_page(request))
+    sort_field = field_of(request.sort.field, "sort.field")
+    return query(filters, sort_field, _direction(request.sort.direction), *_page(request))
 
 
 def _require_sort(request: Any) -> None:
