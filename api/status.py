@@ -2,7 +2,10 @@
 kind names (NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT, ALREADY_EXISTS), with a message
 that names the session and the reason. A store or Temporal out of reach is UNAVAILABLE: the
 client may call again, and an operation already started goes on (and is joined by the retry).
-Anything else is the server's fault, INTERNAL, and logged."""
+Anything else is the server's fault, INTERNAL, and logged.
+
+An UNAVAILABLE that this server answers carries the trailer `UNAVAILABLE_TRAILER`, naming what is
+down."""
 
 import functools
 import logging
@@ -13,6 +16,7 @@ import asyncpg
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.messages import UNAVAILABLE_TRAILER
 from lifecycle.refusals import (
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
@@ -51,10 +55,18 @@ async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
     if isinstance(error, Refused):
         await context.abort(REFUSAL_CODES.get(error.kind, grpc.StatusCode.UNKNOWN), error.message)
     if isinstance(error, RPCError) and error.status in TEMPORAL_UNREACHABLE:
-        await context.abort(grpc.StatusCode.UNAVAILABLE, f"Temporal is unavailable: {error}")
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            f"Temporal is unavailable: {error}",
+            trailing_metadata=((UNAVAILABLE_TRAILER, "temporal"),),
+        )
     if isinstance(error, STORE_UNREACHABLE):
         detail = f"{type(error).__name__}: {error}"[:300]
-        await context.abort(grpc.StatusCode.UNAVAILABLE, f"a store is unavailable: {detail}")
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            f"a store is unavailable: {detail}",
+            trailing_metadata=((UNAVAILABLE_TRAILER, "store"),),
+        )
     log.exception("internal error", exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
 

@@ -159,11 +159,6 @@ class ApiClient:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.channel.close(), 1)
 
-    @property
-    def connected(self) -> bool:
-        """Whether the channel is connected now: a failure while it is was the server's answer."""
-        return self.channel.get_state() == grpc.ChannelConnectivity.READY
-
     async def _track(self) -> None:
         state = self.channel.get_state()
         while state != grpc.ChannelConnectivity.READY:

@@ -40,6 +40,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from client.api import ApiClient, Watched, list_sessions_request
+from client.messages import UNAVAILABLE_TRAILER
 from lifecycle import models
 from lifecycle.models import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
@@ -244,7 +245,7 @@ def _failed(error: grpc.aio.AioRpcError, api: ApiClient) -> int:
         say(f"error: {_status_name(code)}: {details}")
         return 2 if code == grpc.StatusCode.INVALID_ARGUMENT else 1
     sent = invocation.sent
-    if api.connected:
+    if any(key == UNAVAILABLE_TRAILER for key, _ in error.trailing_metadata() or ()):
         # Answered by the server: a store or Temporal behind it is down. Whether the operation
         # started before that, the server did not say.
         line = f"error: the control plane at {api.endpoint} is unavailable ({details})"

@@ -14,6 +14,11 @@ from lifecycle.models import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
 
+# The trailer on an UNAVAILABLE that the API server itself answers, naming what behind it is down
+# ("store" or "temporal"). gRPC answers UNAVAILABLE too when the connection is lost, and only this
+# tells the two apart without racing the channel's state.
+UNAVAILABLE_TRAILER = "armonik-sessions-unavailable"
+
 # ArmoniK's session fields (filters and sorts) by the names the stores and docs/lifecycle.md use.
 # OPTIONS, the whole TaskOptions message, is not a field to filter or order by.
 SESSION_RAW_FIELDS = {

@@ -22,13 +22,17 @@ from pathlib import Path
 
 import grpc
 import pytest
-from armonik.protogen.client.sessions_service_pb2_grpc import add_SessionsServicer_to_server
-from armonik.protogen.common.sessions_common_pb2 import PauseSessionRequest
+from armonik.protogen.client.sessions_service_pb2_grpc import (
+    SessionsStub,
+    add_SessionsServicer_to_server,
+)
+from armonik.protogen.common.sessions_common_pb2 import GetSessionRequest, PauseSessionRequest
 from temporalio.client import WorkflowExecutionStatus
 
 from admin.invariants import INVARIANTS
 from api.server import build_server
 from api.sessions import SessionsService
+from client.messages import UNAVAILABLE_TRAILER
 from client.sessions import OperationHandle, SessionsClient
 from lifecycle.models import TaskOptions
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
@@ -699,12 +703,18 @@ async def test_a_server_answering_unavailable_is_one_line_and_exit_3(cli, client
         try:
             async with serving_api(without_postgres) as api_address:
                 ran = await cli("session", "get", "any", env={"API_ADDRESS": api_address})
+                async with grpc.aio.insecure_channel(api_address) as channel:
+                    with pytest.raises(grpc.aio.AioRpcError) as raised:
+                        await SessionsStub(channel).GetSession(GetSessionRequest(session_id="any"))
         finally:
             await without_postgres.close()
 
     line = one_error_line(ran)
     assert line.startswith(f"error: the control plane at {api_address} is unavailable ("), line
     assert "a store is unavailable" in line
+    # What tells the CLI the server answered, rather than a connection lost.
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (UNAVAILABLE_TRAILER, "store") in tuple(raised.value.trailing_metadata())
 
 
 async def test_a_server_lost_mid_operation_is_one_line_and_the_operation_goes_on(
