@@ -49,10 +49,12 @@ class Settings(BaseSettings):
     # One batch is one transaction, with its queue pipeline or its S3 delete calls: a checkpoint.
     task_batch_size: int = 5000
     result_batch_size: int = 1000
-    # A batch of object deletes: S3 takes 1,000 keys a call, and a batch makes its calls
-    # `s3_deletes_in_flight` at a time.
-    object_batch_size: int = 1000
-    s3_deletes_in_flight: int = 1
+    # A batch of object deletes: S3 takes 1,000 keys a call, and a batch makes its calls side
+    # by side. `s3_deletes_in_flight` bounds the calls of the whole process, which every batch of
+    # every range and session in it shares, so that more ranges or operations never ask more of
+    # the object store than it serves at once.
+    object_batch_size: int = 16000
+    s3_deletes_in_flight: int = 16
     # An activity call runs at most this many batches, for at most this long, before it hands
     # progress back to its workflow: the activity stays short and the history small.
     batches_per_call: int = 20

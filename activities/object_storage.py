@@ -16,13 +16,11 @@ class ObjectStorageActivities:
         objects: ObjectStorage,
         runner: BatchRunner,
         batch_size: int,
-        deletes_in_flight: int,
     ) -> None:
         self.results = results
         self.objects = objects
         self.runner = runner
         self.batch_size = batch_size
-        self.deletes_in_flight = deletes_in_flight
 
     @activity.defn
     async def delete_objects(self, sweep: Sweep) -> StepProgress:
@@ -33,7 +31,7 @@ class ObjectStorageActivities:
             keys = await self.results.object_keys(
                 tx, sweep.session_id, span, sweep.from_statuses or None, sweep.keep_manual
             )
-            await self.objects.delete(keys, self.deletes_in_flight)
+            await self.objects.delete(keys)
             return len(keys)
 
         return await self.runner.run(sweep, self.results, self.batch_size, delete)

@@ -39,7 +39,6 @@ def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
         stores.objects,
         runner,
         settings.object_batch_size,
-        settings.s3_deletes_in_flight,
     )
     return [
         sessions.check_partitions,

@@ -27,7 +27,7 @@ from temporalio.client import Client
 from admin.seed import seed
 from bench import api_latency
 from bench.chart import draw
-from bench.floor import FLOORS
+from bench.floor import DELETES_IN_FLIGHT, FLOORS
 from lifecycle.statuses import Operation, TaskStatus
 from stack import Stack
 from stack.ports import free_ports
@@ -46,6 +46,32 @@ OPERATIONS = [
 ]
 # The bench's own connections run statements over a whole session: no store timeout for them.
 UNBOUNDED = 3600.0
+
+
+def history_length(histories: list) -> dict[str, int]:
+    """The events of all runs, and of the longest."""
+    lengths = [len(h.events) for h in histories]
+    return {"runs": len(lengths), "events": sum(lengths), "longest_run": max(lengths)}
+
+
+def activity_span(histories: list, name: str) -> float:
+    """Seconds from the first `name` activity scheduled to the last one completed: how long
+    the product spent on that step."""
+    scheduled: dict[int, float] = {}
+    first, last = float("inf"), 0.0
+    for history in histories:
+        for event in history.events:
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                attributes = event.activity_task_scheduled_event_attributes
+                if attributes.activity_type.name == name:
+                    scheduled[event.event_id] = event.event_time.ToDatetime().timestamp()
+                    first = min(first, scheduled[event.event_id])
+            elif event.HasField("activity_task_completed_event_attributes"):
+                attributes = event.activity_task_completed_event_attributes
+                if attributes.scheduled_event_id in scheduled:
+                    last = max(last, event.event_time.ToDatetime().timestamp())
+        scheduled.clear()
+    return last - first
 
 
 class Bench:
@@ -89,32 +115,28 @@ class Bench:
         await rpc(request(session_id=session_id))
         return time.perf_counter() - began
 
-    async def raw(self, operation: Operation, session_id: str) -> float:
+    async def raw(self, operation: Operation, session_id: str) -> tuple[float, float | None]:
+        """The whole floor's seconds, and those of its object deletes for a purge."""
         began = time.perf_counter()
-        await FLOORS[operation](self.stores, session_id)
-        return time.perf_counter() - began
+        deleting = await FLOORS[operation](self.stores, session_id)
+        return time.perf_counter() - began, deleting
 
-    async def history(self, operation: Operation, session_id: str) -> dict[str, int]:
-        """The events of every run of the operation's workflow (continue-as-new makes more than
-        one): their sum, and the longest run."""
+    async def histories(self, operation: Operation, session_id: str) -> list:
+        """Every run of the operation's workflow (continue-as-new makes more than one)."""
         query = f'WorkflowId = "{workflow_id(operation, session_id)}"'
-        lengths = [
-            len(
-                (
-                    await self.temporal.get_workflow_handle(w.id, run_id=w.run_id).fetch_history()
-                ).events
-            )
+        return [
+            await self.temporal.get_workflow_handle(w.id, run_id=w.run_id).fetch_history()
             async for w in self.temporal.list_workflows(query)
         ]
-        return {"runs": len(lengths), "events": sum(lengths), "longest_run": max(lengths)}
 
     async def run(self, operation: Operation) -> dict:
         ours = await self.session_for(operation)
         workflow_s = await self.product(operation, ours)
         theirs = await self.session_for(operation)
-        raw_s = await self.raw(operation, theirs)
+        raw_s, raw_deleting = await self.raw(operation, theirs)
         rows = self.results if operation == Operation.PURGE else self.tasks
-        return {
+        histories = await self.histories(operation, ours)
+        run = {
             "op": operation.value,
             "tasks": self.tasks,
             "results": self.results,
@@ -122,8 +144,18 @@ class Bench:
             "raw_s": round(raw_s, 3),
             "ratio": round(workflow_s / raw_s, 2),
             "per_s": round(rows / workflow_s),
-            "history": await self.history(operation, ours),
+            "history": history_length(histories),
         }
+        if raw_deleting is not None:
+            # The purge's target is about its object deletes alone: objects a second, the
+            # product's delete_objects step against the floor's delete calls.
+            deleting = activity_span(histories, "delete_objects")
+            run["objects"] = {
+                "workflow_per_s": round(self.results / deleting),
+                "raw_per_s": round(self.results / raw_deleting),
+                "ratio": round(raw_deleting / deleting, 2),
+            }
+        return run
 
 
 def peak_rss_mb(pid: int | None) -> float:
@@ -144,7 +176,9 @@ def machine() -> str:
 
 
 async def bench(args, stack: Stack, address: str, workers) -> dict:
-    settings = stack.client_settings(heartbeat_timeout=UNBOUNDED)
+    settings = stack.client_settings(
+        heartbeat_timeout=UNBOUNDED, s3_deletes_in_flight=DELETES_IN_FLIGHT
+    )
     stores = await Stores.connect(settings)
     temporal = await Client.connect(settings.temporal_address)
     config = {"workers": args.workers, "ranges": args.ranges}
@@ -158,7 +192,8 @@ async def bench(args, stack: Stack, address: str, workers) -> dict:
                 runs.append(run)
                 print(
                     f"{run['op']:<8} {run['workflow_s']:8.2f} s  raw {run['raw_s']:7.2f} s"
-                    f"  x{run['ratio']:<5}  {run['per_s']:>9,}/s  history {run['history']}",
+                    f"  x{run['ratio']:<5}  {run['per_s']:>9,}/s  history {run['history']}"
+                    + (f"  objects {run['objects']}" if "objects" in run else ""),
                     flush=True,
                 )
             latency = {} if args.calls == 0 else await api_latency.measure(channel, args.calls)
@@ -217,6 +252,12 @@ def print_table(report: dict) -> None:
             f" {r['workflow_s']:>10.2f} {r['raw_s']:>8.2f} {r['ratio']:>6.2f} {r['per_s']:>9,}"
             f" {r['history']['events']:>8}"
         )
+        if "objects" in r:
+            o = r["objects"]
+            print(
+                f"{'':<8} object deletes: {o['workflow_per_s']:,}/s against raw"
+                f" {o['raw_per_s']:,}/s ({o['ratio']:.2f} of raw)"
+            )
     for name, figures in report.get("latency", {}).items():
         print(f"{name:<8} {figures}")
     print(f"worker peak RSS: {report['rss_mb']} MB")

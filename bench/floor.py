@@ -6,6 +6,8 @@ Redis and S3 as the product, and the same PostgreSQL, so the two differ only by 
 product adds: durability, progress and ordering.
 """
 
+import time
+
 from lifecycle.statuses import Operation
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS
 from stores.connect import Stores
@@ -25,8 +27,12 @@ async def _queue(stores: Stores, session_id: str, rows, write) -> None:
         await write(entries[start : start + QUEUE_CHUNK])
 
 
-async def _delete_objects(stores: Stores, keys: list[str]) -> None:
-    await stores.objects.delete(keys, DELETES_IN_FLIGHT)
+async def _delete_objects(stores: Stores, keys: list[str]) -> float:
+    """The seconds the deletes took."""
+    # The stores are connected with s3_deletes_in_flight = DELETES_IN_FLIGHT (bench/__main__.py).
+    began = time.perf_counter()
+    await stores.objects.delete(keys)
+    return time.perf_counter() - began
 
 
 async def _flip_tasks(stores: Stores, session_id: str, operation: Operation):
@@ -62,7 +68,8 @@ async def cancel(stores: Stores, session_id: str) -> None:
     )
 
 
-async def purge(stores: Stores, session_id: str) -> None:
+async def purge(stores: Stores, session_id: str) -> float:
+    """The seconds its object deletes took, of the whole."""
     flip = RESULT_FLIPS[Operation.PURGE]
     keys = await stores.db.pool.fetch(
         "SELECT opaque_id FROM results WHERE session_id = $1 AND status = ANY($2::smallint[])"
@@ -70,7 +77,7 @@ async def purge(stores: Stores, session_id: str) -> None:
         session_id,
         _statuses(flip),
     )
-    await _delete_objects(stores, [k["opaque_id"] for k in keys])
+    deleting = await _delete_objects(stores, [k["opaque_id"] for k in keys])
     await stores.db.pool.execute(
         "UPDATE results SET status = $3, opaque_id = NULL WHERE session_id = $1"
         " AND status = ANY($2::smallint[]) AND NOT manual_deletion",
@@ -78,6 +85,7 @@ async def purge(stores: Stores, session_id: str) -> None:
         _statuses(flip),
         int(flip.to_status),
     )
+    return deleting
 
 
 async def delete(stores: Stores, session_id: str) -> None:

@@ -35,6 +35,7 @@ class Stores:
             settings.s3_secret_key,
             settings.s3_region,
             timeout,
+            settings.s3_deletes_in_flight,
         )
         return cls(
             db=db,

@@ -18,11 +18,22 @@ UPLOAD_TIMEOUT = 120.0
 
 
 class ObjectStorage:
-    def __init__(self, client, bucket: str, stack: AsyncExitStack, call_timeout: float) -> None:
+    def __init__(
+        self,
+        client,
+        bucket: str,
+        stack: AsyncExitStack,
+        call_timeout: float,
+        deletes_in_flight: int,
+    ) -> None:
         self.s3 = client
         self.bucket = bucket
         self._stack = stack
         self.call_timeout = call_timeout
+        # One bound for the whole process, not per batch: batches of many ranges and many
+        # sessions run side by side in one worker, and an S3 server given more calls than it
+        # serves at once answers each one later, until every call outlasts its timeout.
+        self._deletes = asyncio.Semaphore(deletes_in_flight)
 
     @classmethod
     async def connect(
@@ -33,9 +44,11 @@ class ObjectStorage:
         secret_key: str,
         region: str,
         call_timeout: float,
+        deletes_in_flight: int,
     ) -> "ObjectStorage":
         """A client whose deletes and reads fail after `call_timeout` seconds (Temporal retries
-        the batch), and that never retries a call itself."""
+        the batch), and that never retries a call itself. At most `deletes_in_flight` delete
+        calls run at once in this process."""
         stack = AsyncExitStack()
         session = aioboto3.Session()
         client = await stack.enter_async_context(
@@ -49,11 +62,11 @@ class ObjectStorage:
                     connect_timeout=call_timeout / 2,
                     read_timeout=UPLOAD_TIMEOUT,
                     retries={"mode": "standard", "total_max_attempts": 1},
-                    max_pool_connections=64,
+                    max_pool_connections=max(64, deletes_in_flight),
                 ),
             )
         )
-        return cls(client, bucket, stack, call_timeout)
+        return cls(client, bucket, stack, call_timeout, deletes_in_flight)
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -90,16 +103,16 @@ class ObjectStorage:
             async with response["Body"] as body:
                 return await body.read()
 
-    async def delete(self, keys: list[str], in_flight: int = 1) -> None:
-        """Delete the objects, 1,000 keys a call and `in_flight` calls at a time; a key with no
-        object is not an error, so a retry is harmless."""
+    async def delete(self, keys: list[str]) -> None:
+        """Delete the objects, 1,000 keys a call, the calls side by side within the process's
+        bound; a key with no object is not an error, so a retry is harmless."""
         chunks = [
             keys[i : i + MAX_KEYS_PER_DELETE] for i in range(0, len(keys), MAX_KEYS_PER_DELETE)
         ]
-        calls = asyncio.Semaphore(in_flight)
 
         async def delete_chunk(chunk: list[str]) -> None:
-            async with calls, asyncio.timeout(self.call_timeout):
+            # The wait for a turn is not the call's: only the call itself is timed.
+            async with self._deletes, asyncio.timeout(self.call_timeout):
                 response = await self.s3.delete_objects(
                     Bucket=self.bucket,
                     Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},

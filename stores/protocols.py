@@ -124,7 +124,7 @@ class Queue(Protocol):
 
 
 class ObjectStorage(Protocol):
-    async def delete(self, keys: list[str], in_flight: int = 1) -> None:
+    async def delete(self, keys: list[str]) -> None:
         """Delete the objects; a key with no object is no error."""
         ...
 

@@ -350,7 +350,7 @@ class MemoryObjectStorage:
     def __init__(self) -> None:
         self.objects: set[str] = set()
 
-    async def delete(self, keys: list[str], in_flight: int = 1) -> None:
+    async def delete(self, keys: list[str]) -> None:
         self.objects.difference_update(keys)
 
 
