@@ -13,6 +13,7 @@ COPY client client
 COPY admin admin
 COPY api api
 COPY stack stack
+COPY security security
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["python", "-m", "worker"]

@@ -18,10 +18,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The whole stack in the foreground, state in .state/; Ctrl-C stops it. make run WORKERS=3
-# starts three workers on one task queue; a worker that dies is restarted.
+# starts three workers on one task queue; a worker that dies is restarted. make run TLS=1
+# serves the API over mutual TLS with development certificates in .state/certs/.
 WORKERS ?= 1
+TLS ?=
 run: $(VENV)/.installed
-	$(PYTHON) -m stack --workers $(WORKERS)
+	$(PYTHON) -m stack --workers $(WORKERS) $(if $(TLS),--tls)
 
 # The Python code of the project's own protos (ArmoniK's come from the armonik package).
 protos: $(VENV)/.installed

@@ -15,6 +15,11 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "armonik-sessions"
     # The time-skipping test server rejects custom search attributes it does not know.
     temporal_search_attributes: bool = True
+    # TLS to Temporal's frontend (docs/security.md): the CA of its certificate, and for mutual
+    # TLS the client certificate and key. Unset: plain text.
+    temporal_tls_ca: str = ""
+    temporal_tls_cert: str = ""
+    temporal_tls_key: str = ""
 
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     # Each activity holds at most one connection at a time, so a pool as large as the worker's
@@ -28,11 +33,29 @@ class Settings(BaseSettings):
     s3_access_key: str = "armonik"
     s3_secret_key: str = "armonik"
     s3_region: str = "us-east-1"
+    # The CA bundle that signed an https S3_ENDPOINT's certificate, if not the system's.
+    s3_ca_bundle: str = ""
 
     default_partition: str = "default"
 
     # The gRPC API (ArmoniK's control-plane port): where the server listens and the CLI calls.
     api_address: str = "127.0.0.1:5001"
+    # Mutual TLS on the API (docs/security.md): the server's certificate and key, and the CA
+    # that signs the clients' certificates. With the three set, the API serves TLS only, every
+    # client needs a certificate from that CA, and every call the permission of its RPC.
+    api_tls_cert: str = ""
+    api_tls_key: str = ""
+    api_tls_client_ca: str = ""
+    # Without TLS the API listens on loopback only, unless this says it may listen elsewhere.
+    api_insecure: bool = False
+    # How long the API goes by what it read of a certificate's user and permissions: a change
+    # made with `armonik-sessions auth` holds for new calls after at most this long.
+    auth_cache_seconds: float = 10.0
+    # The CLI's side of mutual TLS: the CA that signed the API's certificate, and the client
+    # certificate and key it presents. Set API_CA to call the API over TLS.
+    api_ca: str = ""
+    api_client_cert: str = ""
+    api_client_key: str = ""
     # The API process also runs a worker, so that the operations it starts begin in it at once
     # (Temporal's eager workflow start): a Create or a Close answers in one round trip.
     api_worker: bool = True

@@ -14,6 +14,7 @@ from temporalio.worker import Interceptor, Worker
 from activities.failure_interceptor import FailureInterceptor
 from activities.registry import activities
 from lifecycle.models import Partition
+from security.tls import temporal_tls
 from settings import Settings, get_settings
 from stores.connect import Stores
 from workflows.registry import WORKFLOWS
@@ -61,7 +62,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await prepare(stores, settings)
         client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            tls=temporal_tls(settings),
         )
         async with build_worker(client, stores, settings):
             print("worker ready", flush=True)

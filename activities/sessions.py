@@ -6,6 +6,8 @@ row lock first and only then looks for its own record in the operations log: the
 waits for the first, then finds what it committed and answers the same.
 """
 
+import dataclasses
+
 from temporalio import activity
 
 from lifecycle.models import CreateRequest, Session, SessionInsert, SessionUpdate, SessionWrite
@@ -40,7 +42,7 @@ class SessionsActivities:
         missing = await self.partitions.missing(partition_ids)
         if missing:
             raise Refused(NOT_FOUND, f"unknown partition(s): {', '.join(missing)}")
-        return CreateRequest(request.session_id, partition_ids, options)
+        return dataclasses.replace(request, partition_ids=partition_ids, options=options)
 
     @activity.defn
     async def insert_session(self, insert: SessionInsert) -> SessionWrite:
@@ -57,7 +59,14 @@ class SessionsActivities:
                     return _as_left(request.session_id, existing, epoch=0)
                 raise Refused(ALREADY_EXISTS, f"session {request.session_id} already exists")
             await self.operations.record(
-                tx, insert.op_id, session.session_id, Operation.CREATE, None, session.status, 0
+                tx,
+                insert.op_id,
+                session.session_id,
+                Operation.CREATE,
+                None,
+                session.status,
+                0,
+                request.requested_by,
             )
         return SessionWrite(session, epoch=0)
 
@@ -91,6 +100,7 @@ class SessionsActivities:
                 current.status if current else None,
                 session.status,
                 session.epoch,
+                update.requested_by,
             )
         return SessionWrite(session, session.epoch)
 

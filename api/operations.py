@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.status import streaming
+from api.status import streaming, unary
 from client.protos import operations_pb2 as pb
 from client.protos.operations_pb2_grpc import OperationsServicer
 from client.sessions import OperationHandle, SessionsClient
@@ -27,6 +27,23 @@ WATCHABLE = [op for op in Operation if op not in (Operation.CREATE, Operation.ST
 class OperationsService(OperationsServicer):
     def __init__(self, client: SessionsClient) -> None:
         self.client = client
+
+    @unary
+    async def ListRequests(
+        self, request: pb.ListRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRequestsResponse:
+        entries = await self.client.audit(request.session_id)
+        requests = []
+        for entry in entries:
+            audited = pb.AuditedRequest(
+                requested_by=entry.requested_by,
+                rpc=entry.permission,
+                code=entry.code,
+                detail=entry.detail,
+            )
+            audited.at.FromDatetime(entry.at)
+            requests.append(audited)
+        return pb.ListRequestsResponse(requests=requests)
 
     @streaming
     async def WatchOperation(

@@ -2,11 +2,14 @@
 Operations service, and the standard health-checking and reflection services (so that grpcurl
 and load balancers work).
 
-python -m api      (configuration from environment variables, see settings.py)
+python -m api [--insecure]     (configuration from environment variables, see settings.py)
 """
 
+import argparse
 import asyncio
 import logging
+import os
+import sys
 from contextlib import AsyncExitStack
 
 import grpc
@@ -21,6 +24,7 @@ from armonik.protogen.client import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from api.auth import Authorization
 from api.malformed import MalformedRequests
 from api.operations import OperationsService
 from api.partitions import PartitionsService
@@ -28,6 +32,7 @@ from api.sessions import SessionsService
 from api.versions import VersionsService
 from client.protos import operations_pb2, operations_pb2_grpc
 from client.sessions import SessionsClient
+from security.tls import ServerTls, TlsSettingsError, is_loopback
 from settings import Settings
 from stores.connect import Stores
 from worker import build_worker, prepare, run_until_signalled
@@ -48,9 +53,25 @@ SERVICES = [
 ]
 
 
-async def build_server(client: SessionsClient, address: str) -> tuple[grpc.aio.Server, int]:
-    """The server with every service on `address`, and the port it got (for port 0)."""
-    server = grpc.aio.server(interceptors=[MalformedRequests()])
+class ListenRefused(Exception):
+    """The API would listen beyond loopback in plain text."""
+
+
+async def build_server(
+    client: SessionsClient,
+    address: str,
+    tls: ServerTls | None = None,
+    *,
+    auth_cache_seconds: float = 10.0,
+) -> tuple[grpc.aio.Server, int]:
+    """The server with every service on `address`, and the port it got (for port 0). With
+    `tls`, it serves mutual TLS only and every call needs its permission (api/auth.py)."""
+    # Authorization first: a caller who may not call learns nothing, not even that the bytes
+    # they sent do not parse.
+    authorization = Authorization(
+        client.db, secure=tls is not None, cache_seconds=auth_cache_seconds
+    )
+    server = grpc.aio.server(interceptors=[authorization, MalformedRequests()])
     sessions_service_pb2_grpc.add_SessionsServicer_to_server(SessionsService(client), server)
     partitions_service_pb2_grpc.add_PartitionsServicer_to_server(PartitionsService(client), server)
     versions_service_pb2_grpc.add_VersionsServicer_to_server(VersionsService(), server)
@@ -62,11 +83,26 @@ async def build_server(client: SessionsClient, address: str) -> tuple[grpc.aio.S
     reflection.enable_server_reflection(
         [*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(address)
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, tls.credentials())
     return server, port
 
 
+def check_listening(settings: Settings, tls: ServerTls | None) -> None:
+    """Plain text is for loopback: anyone who reaches the port could purge and delete."""
+    if tls is None and not settings.api_insecure and not is_loopback(settings.api_address):
+        raise ListenRefused(
+            f"refusing to serve the API in plain text on {settings.api_address}: set"
+            " API_TLS_CERT, API_TLS_KEY and API_TLS_CLIENT_CA for mutual TLS, or API_INSECURE=1"
+            " (--insecure) to serve it without"
+        )
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    tls = ServerTls.from_settings(settings)
+    check_listening(settings, tls)
     async with AsyncExitStack() as running:
         client = SessionsClient(settings)
         running.push_async_callback(client.close)
@@ -83,7 +119,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await running.enter_async_context(
                 build_worker(temporal, stores, settings, remote_activities=False)
             )
-        server, _ = await build_server(client, settings.api_address)
+        server, _ = await build_server(
+            client, settings.api_address, tls, auth_cache_seconds=settings.auth_cache_seconds
+        )
         await server.start()
         running.push_async_callback(server.stop, STOP_GRACE)
         print(READY_LINE, flush=True)
@@ -91,4 +129,16 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    run_until_signalled(serve)
+    parser = argparse.ArgumentParser(prog="python -m api", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve in plain text on an address beyond loopback (as API_INSECURE=1)",
+    )
+    if parser.parse_args().insecure:
+        os.environ["API_INSECURE"] = "1"
+    try:
+        run_until_signalled(serve)
+    except (ListenRefused, TlsSettingsError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(2)

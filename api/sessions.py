@@ -9,6 +9,7 @@ import grpc
 from armonik.protogen.client.sessions_service_pb2_grpc import SessionsServicer
 from armonik.protogen.common import sessions_common_pb2 as pb
 
+from api.auth import requester
 from api.filters import list_sessions_query
 from api.status import unary
 from client.messages import session_raw, task_options
@@ -39,7 +40,9 @@ class SessionsService(SessionsServicer):
     @unary
     async def CreateSession(self, request: pb.CreateSessionRequest, context: Context):
         options = task_options(request.default_task_option)
-        session = await self.client.create(list(request.partition_ids), options)
+        session = await self.client.create(
+            list(request.partition_ids), options, requested_by=requester()
+        )
         return pb.CreateSessionReply(session_id=session.session_id)
 
     @unary
@@ -77,7 +80,7 @@ class SessionsService(SessionsServicer):
 
     async def _operate(self, operation: Operation, session_id: str, **flags: bool) -> Session:
         await self._refuse_if_gone(operation, session_id)
-        outcome = await self.client.run(operation, session_id, **flags)
+        outcome = await self.client.run(operation, session_id, requested_by=requester(), **flags)
         assert outcome.session is not None
         return outcome.session
 

@@ -50,7 +50,7 @@ STORE_UNREACHABLE = (
 )
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
+async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> None:
     """End the call with the status `error` calls for."""
     if isinstance(error, Refused):
         await context.abort(REFUSAL_CODES.get(error.kind, grpc.StatusCode.UNKNOWN), error.message)
@@ -84,7 +84,7 @@ def unary(method: Unary) -> Unary:
         except grpc.aio.AbortError:
             raise
         except Exception as error:
-            await _abort(context, error)
+            await abort_for(context, error)
 
     return rpc
 
@@ -103,6 +103,6 @@ def streaming(method: Streaming) -> Streaming:
         except grpc.aio.AbortError:
             raise
         except Exception as error:
-            await _abort(context, error)
+            await abort_for(context, error)
 
     return rpc

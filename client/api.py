@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC
 
 import grpc
 from armonik.protogen.client.partitions_service_pb2_grpc import PartitionsStub
@@ -137,9 +138,13 @@ def progress_from_message(
 class ApiClient:
     """`async with ApiClient(endpoint) as api:` one channel to the API for a command's calls."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, credentials: grpc.ChannelCredentials | None = None) -> None:
+        """`credentials`: TLS (security/tls.py client_credentials); None for plain text."""
         self.endpoint = endpoint
-        self.channel = grpc.aio.insecure_channel(endpoint)
+        if credentials is None:
+            self.channel = grpc.aio.insecure_channel(endpoint)
+        else:
+            self.channel = grpc.aio.secure_channel(endpoint, credentials)
         self.sessions = SessionsStub(self.channel)
         self.partitions = PartitionsStub(self.channel)
         self.operations = operations_pb2_grpc.OperationsStub(self.channel)
@@ -223,6 +228,22 @@ class ApiClient:
             async for watched in stream:
                 return watched
         raise EOFError("WatchOperation answered no message")
+
+    async def audit(self, session_id: str) -> list[dict]:
+        """Who asked for each change to the session, and what they were answered."""
+        reply = await self.operations.ListRequests(
+            operations_pb2.ListRequestsRequest(session_id=session_id)
+        )
+        return [
+            {
+                "at": r.at.ToDatetime(UTC).isoformat(),
+                "requested_by": r.requested_by,
+                "rpc": r.rpc,
+                "code": r.code,
+                "detail": r.detail,
+            }
+            for r in reply.requests
+        ]
 
     # --- partitions ----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -47,9 +48,11 @@ from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS
 from lifecycle.transitions import superseded as lifecycle_superseded
+from security.tls import TlsSettingsError, client_credentials
 from settings import Settings
 
 if TYPE_CHECKING:
+    from stores.auth_table import AuthTable
     from stores.connect import Stores
     from stores.database import Database
 
@@ -59,7 +62,7 @@ app = typer.Typer(
     help="Drive ArmoniK sessions through their life: create, pause, resume, close, purge, delete."
     " What each operation accepts and does: docs/lifecycle.md. The session and partition"
     " commands go through the control plane's gRPC API (--endpoint); the admin commands (seed,"
-    " check, queue, migrate, partition create) talk to the stores directly.",
+    " check, queue, migrate, partition create, auth) talk to the stores directly.",
 )
 session_app = typer.Typer(
     no_args_is_help=True, help="Create, drive and read sessions, through the API."
@@ -74,6 +77,17 @@ queue_app = typer.Typer(
 app.add_typer(session_app, name="session")
 app.add_typer(partition_app, name="partition")
 app.add_typer(queue_app, name="queue")
+auth_app = typer.Typer(
+    no_args_is_help=True,
+    help="Who may call which RPC of the API over mutual TLS: certificates name users, users have"
+    " roles, roles grant permissions named Service:Rpc (as ArmoniK's). In PostgreSQL directly"
+    " (admin tools); docs/security.md.",
+)
+auth_user_app = typer.Typer(no_args_is_help=True, help="Users, their roles and certificates.")
+auth_role_app = typer.Typer(no_args_is_help=True, help="Roles and their permissions.")
+auth_app.add_typer(auth_user_app, name="user")
+auth_app.add_typer(auth_role_app, name="role")
+app.add_typer(auth_app, name="auth")
 
 out = Console()
 err = Console(stderr=True)
@@ -224,8 +238,13 @@ def _interrupted() -> NoReturn:
 def run_api(command: Callable[[ApiClient], Awaitable[int | None]]) -> NoReturn:
     """Run one command that calls the API."""
 
+    try:
+        credentials = client_credentials(Settings())
+    except TlsSettingsError as error:
+        refuse_argument(str(error))
+
     async def main() -> int:
-        async with ApiClient(invocation.endpoint) as api:
+        async with ApiClient(invocation.endpoint, credentials) as api:
             invocation.api = api
             try:
                 return await command(api) or 0
@@ -516,6 +535,17 @@ def session_get(session_id: SessionArg, as_json: JsonOption = False) -> None:
 
     async def command(api: ApiClient) -> None:
         show_session(await api.get(session_id), as_json)
+
+    run_api(command)
+
+
+@session_app.command("audit")
+def session_audit(session_id: SessionArg, as_json: JsonOption = False) -> None:
+    """Who asked for each change to a session, when, and what they were answered (admitted:
+    OK; refused: the status). Kept after the session is deleted."""
+
+    async def command(api: ApiClient) -> None:
+        show_rows(await api.audit(session_id), as_json)
 
     run_api(command)
 
@@ -909,6 +939,204 @@ def migrate() -> None:
         print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
 
     run_admin(command)
+
+
+# --- auth: admin commands on the AuthTable -----------------------------------------------------
+
+
+def run_auth(action: Callable[["AuthTable"], Awaitable[int | None]]) -> NoReturn:
+    """Run one auth admin command on the AuthTable, in PostgreSQL directly."""
+
+    async def command(settings: Settings) -> int | None:
+        from stores.auth_table import AuthTable
+
+        async with database(settings) as db:
+            return await action(AuthTable(db))
+
+    run_admin(command)
+
+
+def not_found(what: str) -> int:
+    say(f"error: NotFound: {what}")
+    return 1
+
+
+@auth_app.command("permissions")
+def auth_permissions(as_json: JsonOption = False) -> None:
+    """List every permission there is, one per RPC of the API."""
+    from security.permissions import ALL
+
+    show_rows([{"permission": p} for p in ALL], as_json)
+
+
+@auth_role_app.command("put")
+def auth_role_put(
+    name: Annotated[str, typer.Argument(help="The role.")],
+    permissions: Annotated[
+        list[str],
+        typer.Argument(help="What it grants: Sessions:PauseSession ... (see auth permissions)."),
+    ],
+) -> None:
+    """Create a role, or set what an existing one grants."""
+    from security.permissions import ALL
+
+    unknown = sorted(set(permissions) - set(ALL))
+    if unknown:
+        refuse_argument(f"no such permission: {', '.join(unknown)} (see: auth permissions)")
+    if not name.strip():
+        refuse_argument("the role's name must not be empty")
+
+    async def action(auth: "AuthTable") -> None:
+        await auth.put_role(name, permissions)
+        say(f"role {name}: {len(set(permissions))} permission(s)")
+
+    run_auth(action)
+
+
+@auth_role_app.command("list")
+def auth_role_list(as_json: JsonOption = False) -> None:
+    """List the roles and what they grant."""
+
+    async def action(auth: "AuthTable") -> None:
+        rows = [
+            {"role": r.name, "permissions": " ".join(r.permissions)} for r in await auth.roles()
+        ]
+        show_rows(rows, as_json)
+
+    run_auth(action)
+
+
+@auth_role_app.command("remove")
+def auth_role_remove(name: Annotated[str, typer.Argument(help="The role.")]) -> None:
+    """Remove a role: the users who had it lose what it granted."""
+    run_auth(lambda auth: _remove_with(auth.remove_role, "role", name))
+
+
+@auth_user_app.command("put")
+def auth_user_put(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help="A role it has (repeat).")
+    ] = None,
+) -> None:
+    """Create a user, or set its roles. Certificates name it with `auth user certificate`."""
+    if not name.strip():
+        refuse_argument("the user's name must not be empty")
+    roles = list(role or [])
+
+    async def action(auth: "AuthTable") -> int:
+        unknown = sorted(set(roles) - {r.name for r in await auth.roles()})
+        if unknown:
+            return not_found(f"no role {', '.join(unknown)} (see: auth role list)")
+        await auth.put_user(name, roles)
+        say(f"user {name}: roles {', '.join(sorted(set(roles))) or '(none)'}")
+        return 0
+
+    run_auth(action)
+
+
+@auth_user_app.command("certificate")
+def auth_user_certificate(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    cert: Annotated[
+        Path | None,
+        typer.Option(help="A PEM certificate: it alone names the user (its CN and fingerprint)."),
+    ] = None,
+    cn: Annotated[
+        str | None, typer.Option("--cn", help="Any certificate with this CN names the user.")
+    ] = None,
+) -> None:
+    """Say which client certificate names a user: one certificate (--cert), or any that the CA
+    signed with a given CN (--cn)."""
+    if (cert is None) == (cn is None):
+        refuse_argument("give one of --cert FILE or --cn NAME")
+    if cert is not None:
+        common_name, print_ = _certificate_identity(cert)
+    else:
+        assert cn is not None
+        if not cn.strip():
+            refuse_argument("--cn must not be empty")
+        common_name, print_ = cn, ""
+
+    async def action(auth: "AuthTable") -> int:
+        if name not in {u.name for u in await auth.users()}:
+            return not_found(f"no user {name} (see: auth user list)")
+        await auth.add_certificate(name, common_name, print_)
+        which = f"the certificate {print_}" if print_ else "any certificate"
+        say(f"user {name}: {which} with CN={common_name}")
+        return 0
+
+    run_auth(action)
+
+
+def _certificate_identity(path: Path) -> tuple[str, str]:
+    """The CN and fingerprint of the PEM certificate in `path`."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from security.certs import fingerprint
+
+    try:
+        pem = path.read_bytes()
+        names = x509.load_pem_x509_certificate(pem).subject.get_attributes_for_oid(
+            NameOID.COMMON_NAME
+        )
+    except (OSError, ValueError) as error:
+        refuse_argument(f"cannot read a PEM certificate from {path}: {error}")
+    if not names:
+        refuse_argument(f"the certificate in {path} has no CN")
+    return str(names[0].value), fingerprint(pem)
+
+
+@auth_user_app.command("list")
+def auth_user_list(as_json: JsonOption = False) -> None:
+    """List the users, their roles and the certificates that name them."""
+
+    async def action(auth: "AuthTable") -> None:
+        rows = [
+            {
+                "user": u.name,
+                "roles": " ".join(u.roles),
+                "certificates": " ".join(
+                    f"CN={c}" + (f"/{f}" if f else "") for c, f in u.certificates
+                ),
+            }
+            for u in await auth.users()
+        ]
+        show_rows(rows, as_json)
+
+    run_auth(action)
+
+
+@auth_user_app.command("remove")
+def auth_user_remove(name: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Remove a user and the certificates that name it."""
+    run_auth(lambda auth: _remove_with(auth.remove_user, "user", name))
+
+
+async def _remove_with(remove: Callable[[str], Awaitable[bool]], kind: str, name: str) -> int:
+    if not await remove(name):
+        return not_found(f"no {kind} {name}")
+    say(f"{kind} {name} removed")
+    return 0
+
+
+@auth_app.command("dev-users")
+def auth_dev_users(
+    certs: Annotated[
+        Path, typer.Argument(help="The development certificates (make run TLS=1: .state/certs).")
+    ],
+) -> None:
+    """Set up the development roles and users (admin, operator, reader), each named by its
+    certificate in CERTS, making the certificates if they are missing."""
+
+    async def action(auth: "AuthTable") -> None:
+        from security.dev import install_dev_users
+
+        await install_dev_users(auth.db, certs)
+        say(f"users admin, operator and reader, by their certificates in {certs}")
+
+    run_auth(action)
 
 
 def main() -> None:

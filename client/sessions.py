@@ -33,13 +33,15 @@ from lifecycle.options import check_partition_id, check_session_id, resolve_crea
 from lifecycle.refusals import NOT_FOUND, Refused
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS, superseded
+from security.tls import temporal_tls
 from settings import Settings
+from stores.audit_log import AuditEntry, AuditLog
 from stores.database import Database
 from stores.list_query import ListQuery, PartitionsQuery
 from stores.operations_log import OperationsLog
 from stores.partitions_table import PartitionsTable
 from stores.sessions_table import SessionsTable
-from workflows.operation import OPERATION, SESSION_ID, op_id, workflow_id
+from workflows.operation import OPERATION, REQUESTED_BY, SESSION_ID, op_id, workflow_id
 from workflows.registry import WORKFLOWS
 
 # A request never joins an execution that a later operation already overtook; it waits for that
@@ -99,7 +101,9 @@ class SessionsClient:
     async def temporal(self) -> Client:
         if self._temporal is None:
             self._temporal = await Client.connect(
-                self.settings.temporal_address, namespace=self.settings.temporal_namespace
+                self.settings.temporal_address,
+                namespace=self.settings.temporal_namespace,
+                tls=temporal_tls(self.settings),
             )
         return self._temporal
 
@@ -118,9 +122,17 @@ class SessionsClient:
     # --- operations ----------------------------------------------------------------------------
 
     async def start(
-        self, operation: Operation, session_id: str, *, client: bool = True, worker: bool = True
+        self,
+        operation: Operation,
+        session_id: str,
+        *,
+        client: bool = True,
+        worker: bool = True,
+        requested_by: str = "",
     ) -> OperationHandle:
-        """Start the operation, or join the one already running on this session."""
+        """Start the operation, or join the one already running on this session.
+        `requested_by`: the user asking, for the operations log and the RequestedBy search
+        attribute (a request that joins a running operation is in the API's audit log only)."""
         if operation == Operation.CREATE:
             raise ValueError("use start_create()")
         check_session_id(session_id)
@@ -134,9 +146,12 @@ class SessionsClient:
             history_limit=self.settings.history_limit,
             heartbeat_timeout=self.settings.heartbeat_timeout,
             sweep_ranges=self.settings.sweep_ranges,
+            requested_by=requested_by,
         )
         for _ in range(MAX_FRESH_STARTS):
-            handle = await self._start(operation, session_id, request, variant)
+            handle = await self._start(
+                operation, session_id, request, variant, requested_by=requested_by
+            )
             if not await self._overtaken(handle):
                 return handle
             # Overtaken at its next batch: it ends in moments, and frees its id for this request.
@@ -147,40 +162,65 @@ class SessionsClient:
         return handle
 
     async def start_create(
-        self, partition_ids: list[str], options: TaskOptions, session_id: str | None = None
+        self,
+        partition_ids: list[str],
+        options: TaskOptions,
+        session_id: str | None = None,
+        *,
+        requested_by: str = "",
     ) -> OperationHandle:
         # Refuse bad options here, before anything starts; the workflow checks them again.
         resolve_create(partition_ids, options, self.settings.default_partition)
         session_id = session_id or str(uuid.uuid4())
         check_session_id(session_id)
         request = CreateRequest(
-            session_id, partition_ids, options, heartbeat_timeout=self.settings.heartbeat_timeout
+            session_id,
+            partition_ids,
+            options,
+            heartbeat_timeout=self.settings.heartbeat_timeout,
+            requested_by=requested_by,
         )
-        return await self._start(Operation.CREATE, session_id, request)
+        return await self._start(Operation.CREATE, session_id, request, requested_by=requested_by)
 
-    async def run(self, operation: Operation, session_id: str, **flags: bool) -> OperationOutcome:
-        handle = await self.start(operation, session_id, **flags)
+    async def run(
+        self, operation: Operation, session_id: str, *, requested_by: str = "", **flags: bool
+    ) -> OperationOutcome:
+        handle = await self.start(operation, session_id, requested_by=requested_by, **flags)
         return await handle.result()
 
     async def create(
-        self, partition_ids: list[str], options: TaskOptions, session_id: str | None = None
+        self,
+        partition_ids: list[str],
+        options: TaskOptions,
+        session_id: str | None = None,
+        *,
+        requested_by: str = "",
     ) -> Session:
-        handle = await self.start_create(partition_ids, options, session_id)
+        handle = await self.start_create(
+            partition_ids, options, session_id, requested_by=requested_by
+        )
         session = (await handle.result()).session
         assert session is not None
         return session
 
     async def _start(
-        self, operation: Operation, session_id: str, request, variant: str = ""
+        self,
+        operation: Operation,
+        session_id: str,
+        request,
+        variant: str = "",
+        *,
+        requested_by: str = "",
     ) -> OperationHandle:
         search = None
         if self.settings.temporal_search_attributes:
-            search = TypedSearchAttributes(
-                [
-                    SearchAttributePair(SESSION_ID, session_id),
-                    SearchAttributePair(OPERATION, operation.value),
-                ]
-            )
+            pairs = [
+                SearchAttributePair(SESSION_ID, session_id),
+                SearchAttributePair(OPERATION, operation.value),
+            ]
+            if requested_by:
+                pairs.append(SearchAttributePair(REQUESTED_BY, requested_by))
+            search = TypedSearchAttributes(pairs)
         temporal = await self.temporal()
         handle = await temporal.start_workflow(
             WORKFLOWS[operation].run,
@@ -235,6 +275,11 @@ class SessionsClient:
         temporal = await self.temporal()
         handle = temporal.get_workflow_handle(workflow_id(operation, session_id))
         return OperationHandle(handle, operation, session_id)
+
+    async def audit(self, session_id: str) -> list[AuditEntry]:
+        """Who asked for each change to the session, oldest first; kept after a Delete."""
+        check_session_id(session_id)
+        return await AuditLog(await self.db()).of_session(session_id)
 
     async def list_sessions(self, query: ListQuery) -> tuple[list[Session], int]:
         return await SessionsTable(await self.db()).query(query)

@@ -93,6 +93,8 @@ class CreateRequest:
     partition_ids: list[str]
     options: TaskOptions
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+    # The user who asked (api/auth.py), for the operations log.
+    requested_by: str = ""
 
 
 @dataclass
@@ -143,6 +145,8 @@ class OperationRequest:
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # Ranges of a session's rows that each bulk step runs side by side (settings.sweep_ranges).
     sweep_ranges: int = 1
+    # The user who asked (api/auth.py), for the operations log.
+    requested_by: str = ""
     carried: Carried | None = None
 
 
@@ -231,6 +235,7 @@ class SessionUpdate:
     # StopSubmission only.
     client: bool = True
     worker: bool = True
+    requested_by: str = ""
 
 
 @dataclass

@@ -78,7 +78,7 @@ def run(argv: list[str]) -> int:
         if leftovers:
             names = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
             _say(f"stopped what a killed previous run left running: {names}")
-        return _serve(state_dir, workers=args.workers)
+        return _serve(state_dir, workers=args.workers, tls=args.tls)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -104,6 +104,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     workers.add_argument(
         "--no-worker", dest="workers", action="store_const", const=0, help="run the servers only"
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve the API over mutual TLS, with development certificates in <state>/certs"
+        " (made if missing) and the users admin, operator and reader",
+    )
     return parser.parse_args(argv)
 
 
@@ -119,7 +125,7 @@ def _worker_count(text: str) -> int:
     return count
 
 
-def _serve(state_dir: Path, *, workers: int) -> int:
+def _serve(state_dir: Path, *, workers: int, tls: bool) -> int:
     from settings import Settings
 
     settings = Settings()
@@ -130,7 +136,7 @@ def _serve(state_dir: Path, *, workers: int) -> int:
         return 1
     stack = Stack(state_dir, ephemeral=False, ui=True, ports=ports, external=external)
     try:
-        return _run_stack(stack, workers=workers)
+        return _run_stack(stack, workers=workers, tls=tls)
     finally:
         # A second Ctrl-C must not cut the stop short and leave servers behind.
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -177,7 +183,7 @@ def _plan(settings) -> tuple[dict[str, str], dict[str, int], list[str]]:
     return external, ports, problems
 
 
-def _run_stack(stack: Stack, *, workers: int) -> int:
+def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
     if stack.servers:
         _say(f"starting {', '.join(server.name for server in stack.servers)}...")
     try:
@@ -202,13 +208,27 @@ def _run_stack(stack: Stack, *, workers: int) -> int:
         return 1
     noun = "worker" if workers == 1 else f"{workers} workers"
     _say(f"{noun} ready in {time.monotonic() - began:.1f} s")
-    api = stack.api(stack.settings.api_address)
+    certs = stack.state_dir / "certs"
+    if tls:
+        try:
+            _install_dev_users(stack, certs)
+        except Exception as error:
+            _say(f"could not set up the development users: {error}", error=True)
+            return 1
+    api = stack.api(stack.settings.api_address, **(_tls_env(certs) if tls else {}))
     try:
         api.start()
     except ServerError as error:
         _say(f"the API server failed to start:\n{error}", error=True)
         return 1
     _say(f"API (ArmoniK's gRPC Sessions, Partitions, Versions) on {stack.settings.api_address}")
+    if tls:
+        shown = display_path(certs)
+        _say(
+            f"  mutual TLS: CA {shown}/ca.crt; users admin, operator, reader with"
+            f" {shown}/<user>.crt and .key; the CLI: API_CA={shown}/ca.crt"
+            f" API_CLIENT_CERT={shown}/admin.crt API_CLIENT_KEY={shown}/admin.key"
+        )
     for process in [*started, api]:
         _say(f"  {process.name:<12} pid {process.pid}, log {display_path(process.log_path)}")
     supervisor = Supervisor([*started, api], say=_say)
@@ -220,6 +240,30 @@ def _run_stack(stack: Stack, *, workers: int) -> int:
         # As for the servers in _serve: a second Ctrl-C must not leave a restart under way.
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         supervisor.stop()
+
+
+def _install_dev_users(stack: Stack, certs: Path) -> None:
+    import asyncio
+
+    from security.dev import install_dev_users
+    from stores.database import Database
+
+    async def install() -> None:
+        db = await Database.connect(stack.env()["POSTGRES_DSN"], 1, 10.0)
+        try:
+            await install_dev_users(db, certs)
+        finally:
+            await db.close()
+
+    asyncio.run(install())
+
+
+def _tls_env(certs: Path) -> dict[str, str]:
+    return {
+        "API_TLS_CERT": str(certs / "server.crt"),
+        "API_TLS_KEY": str(certs / "server.key"),
+        "API_TLS_CLIENT_CA": str(certs / "ca.crt"),
+    }
 
 
 def _watch(servers: list[Server]) -> int:

@@ -50,7 +50,9 @@ class S3(Server):
         access_key: str = "armonik",
         secret_key: str = "armonik",
         region: str = "us-east-1",
+        https: tuple[int, Path, Path] | None = None,
     ) -> None:
+        """`https`: also serve S3 over TLS, on (port, certificate file, key file)."""
         super().__init__(state_dir)
         missing = set(INTERNAL_PORTS) - set(internal_ports)
         if missing:
@@ -60,6 +62,7 @@ class S3(Server):
         self.data_dir = self.state_dir / "s3"
         self.endpoint = f"http://127.0.0.1:{port}"
         self._credentials = (access_key, secret_key)
+        self.https = https
         self._check = S3Check(self.endpoint, access_key, secret_key, region)
 
     def command(self) -> list[str]:
@@ -97,6 +100,9 @@ class S3(Server):
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
         ]
+        if self.https:
+            port, cert, key = self.https
+            command += [f"-s3.port.https={port}", f"-s3.cert.file={cert}", f"-s3.key.file={key}"]
         # weed's HTTP unix sockets default to /tmp; keep them in the state folder if they fit.
         if len(str(self.data_dir / "seaweedfs-filer.sock")) < MAX_SOCKET_PATH:
             command += [
@@ -133,4 +139,4 @@ class S3(Server):
         return [*in_tmp, str(self.data_dir / "seaweedfs-*.sock")]
 
     def all_ports(self) -> list[int]:
-        return [self.port, *self.internal_ports.values()]
+        return [self.port, *self.internal_ports.values(), *([self.https[0]] if self.https else [])]

@@ -7,7 +7,12 @@ from stack.probes import NotAnswering, check_http, check_temporal
 from stack.server import Server
 
 # The workflows tag their executions with these; the dev server registers them at launch.
-SEARCH_ATTRIBUTES = {"SessionId": "Keyword", "Operation": "Keyword", "Outcome": "Keyword"}
+SEARCH_ATTRIBUTES = {
+    "SessionId": "Keyword",
+    "Operation": "Keyword",
+    "Outcome": "Keyword",
+    "RequestedBy": "Keyword",
+}
 
 
 class Temporal(Server):

@@ -36,6 +36,7 @@ class Stores:
             settings.s3_region,
             timeout,
             settings.s3_deletes_in_flight,
+            settings.s3_ca_bundle,
         )
         return cls(
             db=db,

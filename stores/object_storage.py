@@ -45,6 +45,7 @@ class ObjectStorage:
         region: str,
         call_timeout: float,
         deletes_in_flight: int,
+        ca_bundle: str = "",
     ) -> "ObjectStorage":
         """A client whose deletes and reads fail after `call_timeout` seconds (Temporal retries
         the batch), and that never retries a call itself. At most `deletes_in_flight` delete
@@ -58,6 +59,8 @@ class ObjectStorage:
                 aws_access_key_id=access_key,
                 aws_secret_access_key=secret_key,
                 region_name=region,
+                # An https endpoint's certificate is checked against this bundle if given.
+                verify=ca_bundle or None,
                 config=Config(
                     connect_timeout=call_timeout / 2,
                     read_timeout=UPLOAD_TIMEOUT,

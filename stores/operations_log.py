@@ -24,11 +24,13 @@ class AdmittedOperation:
     finished: bool
     # Where the operation's last step committed, in the same sequence as `seq`.
     finished_seq: int | None
+    # The user whose request started it (api/auth.py); "anonymous" without TLS.
+    requested_by: str = ""
 
 
 OPERATION_COLUMNS = (
     "op_id, seq, session_id, operation, from_status, to_status, epoch,"
-    " finished_at IS NOT NULL AS finished, finished_seq"
+    " finished_at IS NOT NULL AS finished, finished_seq, requested_by"
 )
 STEP_COLUMNS = "step, cursor, total, done, scanned, changed, batches_started, batches_committed"
 
@@ -56,16 +58,19 @@ class OperationsLog:
         from_status: int | None,
         to_status: int | None,
         epoch: int,
+        requested_by: str = "",
     ) -> None:
         await conn.execute(
-            "INSERT INTO operations (op_id, session_id, operation, from_status, to_status, epoch)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO operations"
+            " (op_id, session_id, operation, from_status, to_status, epoch, requested_by)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
             op_id,
             session_id,
             operation.value,
             from_status,
             to_status,
             epoch,
+            requested_by,
         )
 
     async def finish(self, conn: asyncpg.Connection, op_id: str) -> None:

@@ -141,6 +141,7 @@ class OperationsLog(Protocol):
         from_status: int | None,
         to_status: int | None,
         epoch: int,
+        requested_by: str = "",
     ) -> None: ...
 
     async def finish(self, tx: Tx, op_id: str) -> None: ...

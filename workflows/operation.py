@@ -73,6 +73,7 @@ BATCH_CALL_TIMEOUT = timedelta(minutes=10)
 SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
 OPERATION = SearchAttributeKey.for_keyword("Operation")
 OUTCOME = SearchAttributeKey.for_keyword("Outcome")
+REQUESTED_BY = SearchAttributeKey.for_keyword("RequestedBy")
 
 
 class Stopped(Exception):
@@ -271,6 +272,7 @@ class SessionOperation:
             self.operation,
             client=self.request.client,
             worker=self.request.worker,
+            requested_by=self.request.requested_by,
         )
 
     async def _write_session(

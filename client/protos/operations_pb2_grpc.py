@@ -39,6 +39,11 @@ class OperationsStub:
                 request_serializer=client_dot_protos_dot_operations__pb2.WatchOperationRequest.SerializeToString,
                 response_deserializer=client_dot_protos_dot_operations__pb2.OperationProgress.FromString,
                 _registered_method=True)
+        self.ListRequests = channel.unary_unary(
+                '/armonik_sessions.v1.Operations/ListRequests',
+                request_serializer=client_dot_protos_dot_operations__pb2.ListRequestsRequest.SerializeToString,
+                response_deserializer=client_dot_protos_dot_operations__pb2.ListRequestsResponse.FromString,
+                _registered_method=True)
 
 
 class OperationsServicer:
@@ -52,6 +57,14 @@ class OperationsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRequests(self, request, context):
+        """The audit trail of a session: every request to change it, admitted or refused, with who
+        made it and what it was answered, oldest first. Kept after the session is deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperationsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +72,11 @@ def add_OperationsServicer_to_server(servicer, server):
                     servicer.WatchOperation,
                     request_deserializer=client_dot_protos_dot_operations__pb2.WatchOperationRequest.FromString,
                     response_serializer=client_dot_protos_dot_operations__pb2.OperationProgress.SerializeToString,
+            ),
+            'ListRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRequests,
+                    request_deserializer=client_dot_protos_dot_operations__pb2.ListRequestsRequest.FromString,
+                    response_serializer=client_dot_protos_dot_operations__pb2.ListRequestsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +106,33 @@ class Operations:
             '/armonik_sessions.v1.Operations/WatchOperation',
             client_dot_protos_dot_operations__pb2.WatchOperationRequest.SerializeToString,
             client_dot_protos_dot_operations__pb2.OperationProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/armonik_sessions.v1.Operations/ListRequests',
+            client_dot_protos_dot_operations__pb2.ListRequestsRequest.SerializeToString,
+            client_dot_protos_dot_operations__pb2.ListRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -11,6 +11,7 @@ import hashlib
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 
 import grpc
 from armonik.protogen.client.partitions_service_pb2_grpc import PartitionsStub
@@ -270,43 +271,60 @@ async def database_digest(stores) -> str:
     return digest.hexdigest()
 
 
-async def test_fuzzed_requests_answer_client_errors_and_change_nothing(api, stores, worker):
-    before = await database_digest(stores)
+def fire(
+    channel: grpc.Channel, examples: int, allowed: Callable[[bool], set[grpc.StatusCode]]
+) -> tuple[Counter, list]:
+    """Send `examples` fuzzed requests on `channel`: the codes they answered, and those whose
+    code was not in `allowed(may_succeed)`."""
     codes: Counter = Counter()
     wrong: list = []
+    stubs = {
+        "sessions": SessionsStub(channel),
+        "partitions": PartitionsStub(channel),
+        "operations": OperationsStub(channel),
+    }
 
-    def fuzz() -> None:
-        with grpc.insecure_channel(api) as channel:
-            stubs = {
-                "sessions": SessionsStub(channel),
-                "partitions": PartitionsStub(channel),
-                "operations": OperationsStub(channel),
-            }
-
-            @settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(REQUESTS)
-            def one(case) -> None:
-                method, request, may_succeed = case
-                code = send(channel, stubs, method, request)
-                codes[code.name] += 1
-                allowed = CLIENT_ERRORS | ({grpc.StatusCode.OK} if may_succeed else set())
-                if code not in allowed:
-                    wrong.append((method, code.name, repr(request)[:300]))
-                assert code in allowed, (method, code, request)
-
-            one()
-
-    await asyncio.to_thread(fuzz)
-
-    report_figure(
-        f"fuzz: {sum(codes.values()):,} requests: "
-        + ", ".join(f"{name} {n:,}" for name, n in codes.most_common())
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
     )
+    @given(REQUESTS)
+    def one(case) -> None:
+        method, request, may_succeed = case
+        code = send(channel, stubs, method, request)
+        codes[code.name] += 1
+        if code not in allowed(may_succeed):
+            wrong.append((method, code.name, repr(request)[:300]))
+        assert code in allowed(may_succeed), (method, code, request)
+
+    one()
+    return codes, wrong
+
+
+def summary(codes: Counter) -> str:
+    return f"{sum(codes.values()):,} requests: " + ", ".join(
+        f"{name} {n:,}" for name, n in codes.most_common()
+    )
+
+
+async def test_fuzzed_requests_answer_client_errors_and_change_nothing(api, stores, worker):
+    before = await database_digest(stores)
+
+    def fuzz() -> tuple[Counter, list]:
+        with grpc.insecure_channel(api) as channel:
+            return fire(
+                channel,
+                EXAMPLES,
+                lambda may_succeed: (
+                    CLIENT_ERRORS | ({grpc.StatusCode.OK} if may_succeed else set())
+                ),
+            )
+
+    codes, wrong = await asyncio.to_thread(fuzz)
+
+    report_figure(f"fuzz: {summary(codes)}")
     assert not wrong, wrong[:5]
     assert sum(codes.values()) >= EXAMPLES
     assert await database_digest(stores) == before

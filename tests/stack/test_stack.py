@@ -21,9 +21,13 @@ from pathlib import Path
 
 import aioboto3
 import asyncpg
+import grpc
 import psutil
 import pytest
 import redis.asyncio as aioredis
+from armonik.common.channel import create_channel
+from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
+from armonik.protogen.common import sessions_common_pb2 as pb
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -439,6 +443,54 @@ def test_python_m_stack_reuses_running_servers_restarts_a_killed_worker_and_runs
     assert [worker for worker in workers if _alive(worker)] == []
     # The servers it reused are not its own: they still run.
     assert all(server.running for server in stack.servers)
+
+
+def test_python_m_stack_tls_serves_mutual_tls_with_development_users(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """`make run TLS=1`: certificates made in <state>/certs, and the API over mutual TLS only,
+    where the development users may do what their roles grant."""
+    (api_port,) = free_ports(1)
+    address = f"127.0.0.1:{api_port}"
+    env = os.environ | stack.env() | {"ARMONIK_STATE_DIR": str(tmp_path), "API_ADDRESS": address}
+    running = StackProcess(env, "--workers", "1", "--tls")
+    try:
+        running.wait_for(f"API (ArmoniK's gRPC Sessions, Partitions, Versions) on {address}")
+        running.wait_for(f"mutual TLS: CA {tmp_path}/certs/ca.crt")
+        certs = tmp_path / "certs"
+        assert {p.name for p in certs.iterdir()} == {
+            "ca.crt",
+            "server.crt",
+            "server.key",
+            *(f"{u}.{e}" for u in ("admin", "operator", "reader") for e in ("crt", "key")),
+        }
+
+        def call_as(user: str, method: str, request) -> grpc.StatusCode:
+            with create_channel(
+                f"https://{address}",
+                certificate_authority=str(certs / "ca.crt"),
+                client_certificate=str(certs / f"{user}.crt"),
+                client_key=str(certs / f"{user}.key"),
+            ) as channel:
+                try:
+                    getattr(SessionsStub(channel), method)(request, timeout=30)
+                except grpc.RpcError as error:
+                    return error.code()
+                return grpc.StatusCode.OK
+
+        unknown = pb.PurgeSessionRequest(session_id=str(uuid.uuid4()))
+        nowhere = pb.GetSessionRequest(session_id=unknown.session_id)
+        assert call_as("reader", "GetSession", nowhere) == grpc.StatusCode.NOT_FOUND
+        assert call_as("reader", "PurgeSession", unknown) == grpc.StatusCode.PERMISSION_DENIED
+        assert call_as("operator", "PurgeSession", unknown) == grpc.StatusCode.PERMISSION_DENIED
+        assert call_as("admin", "PurgeSession", unknown) == grpc.StatusCode.NOT_FOUND
+        with grpc.insecure_channel(address) as plain:
+            with pytest.raises(grpc.RpcError) as refused:
+                SessionsStub(plain).GetSession(nowhere, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert running.interrupt(signal.SIGINT) == 0
+    finally:
+        running.close()
 
 
 def test_python_m_stack_refuses_zero_workers() -> None:

@@ -46,5 +46,28 @@ def test_the_api_serves_armonik_s_port_with_the_control_plane_s_settings():
     assert api["command"] == ["python", "-m", "api"]
     assert "5001:5001" in api["ports"]
     worker_env = COMPOSE["services"]["worker"]["environment"]
-    assert {k: v for k, v in api["environment"].items() if k != "API_ADDRESS"} == worker_env
+    own = {"API_ADDRESS", "API_TLS_CERT", "API_TLS_KEY", "API_TLS_CLIENT_CA"}
+    assert {k: v for k, v in api["environment"].items() if k not in own} == worker_env
     assert api["environment"]["API_ADDRESS"].endswith(":5001")
+
+
+def test_the_api_serves_mutual_tls_with_the_certificates_the_setup_makes():
+    api = COMPOSE["services"]["api"]
+    setup = COMPOSE["services"]["auth-setup"]
+    env = api["environment"]
+    assert {k.lower() for k in env} <= set(Settings.model_fields)
+    mounted = {v.split(":")[0]: v.split(":")[1] for v in api["volumes"]}
+    certs = mounted["./.state/certs"]
+    assert env["API_TLS_CERT"] == f"{certs}/server.crt"
+    assert env["API_TLS_KEY"] == f"{certs}/server.key"
+    assert env["API_TLS_CLIENT_CA"] == f"{certs}/ca.crt"
+    assert setup["command"] == ["armonik-sessions", "auth", "dev-users", certs]
+    assert f"./.state/certs:{certs}" in setup["volumes"]
+    assert api["depends_on"]["auth-setup"]["condition"] == "service_completed_successfully"
+
+
+def test_only_the_api_is_published_beyond_the_host():
+    for name, service in COMPOSE["services"].items():
+        for port in service.get("ports", []):
+            if name != "api":
+                assert port.startswith("127.0.0.1:"), (name, port)

@@ -261,6 +261,7 @@ class MemoryOperationsLog:
         from_status: int | None,
         to_status: int | None,
         epoch: int,
+        requested_by: str = "",
     ) -> None:
         assert op_id not in self.tables.operations, "op_id is the operations' primary key"
         self.tables.operations[op_id] = AdmittedOperation(
@@ -273,6 +274,7 @@ class MemoryOperationsLog:
             epoch,
             finished=False,
             finished_seq=None,
+            requested_by=requested_by,
         )
 
     async def finish(self, tx: Tx, op_id: str) -> None:

@@ -1,0 +1,191 @@
+"""Who is calling, and may they: ArmoniK's authentication and authorization, on the gRPC API.
+
+With TLS on, the server requires a client certificate that its CA signed (a connection without
+one, or with one from another CA or out of its dates, fails at the handshake and no call gets
+through). The certificate's CN and fingerprint name a user in the AuthTable, the user's roles
+grant permissions named `Service:Rpc`, and each call needs the permission of its RPC:
+- a certificate that names no user answers UNAUTHENTICATED;
+- a user without the permission answers PERMISSION_DENIED, naming it.
+Either way the call ends before its method runs, so nothing is changed or started. Health
+checking and reflection need no permission.
+
+Every call that asks to change a session, admitted or refused, goes into the audit log with who
+asked, and into a structured log line. Without TLS every caller is `anonymous` and may do
+everything (the API then listens on loopback only, unless told otherwise).
+"""
+
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+
+from api.status import abort_for
+from security.certs import fingerprint
+from security.permissions import MUTATING, PERMISSIONS
+from stores.audit_log import AuditEntry, AuditLog
+from stores.auth_table import AuthTable, Identity
+from stores.database import Database
+
+log = logging.getLogger("armonik_sessions.audit")
+
+ANONYMOUS = "anonymous"
+# Who makes the call being served: the servicers pass it on to the operation they start.
+_requester: contextvars.ContextVar[str] = contextvars.ContextVar("requester", default=ANONYMOUS)
+
+
+def requester() -> str:
+    """The user making the call in progress."""
+    return _requester.get()
+
+
+class Authorization(grpc.aio.ServerInterceptor):
+    def __init__(
+        self, db: Callable[[], Awaitable[Database]], *, secure: bool, cache_seconds: float
+    ) -> None:
+        """`db`: the database, opened on first use (the API answers UNAVAILABLE while it is
+        down, as for any read). `secure` False: no TLS, every caller is anonymous and
+        allowed."""
+        self.db = db
+        self.secure = secure
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[str, str], tuple[float, Identity | None]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        permission = PERMISSIONS.get(details.method)
+        if permission is None and handler is not None:
+            # Health checking and reflection.
+            return handler
+        if handler is None:
+            # An unknown method: its caller is told who they are first, and only a known user
+            # learns that the method does not exist.
+            return grpc.unary_unary_rpc_method_handler(self._unknown(details.method))
+        if handler.request_streaming:
+            return handler
+        if handler.unary_unary is not None:
+            behaviour = handler.unary_unary
+
+            async def unary_unary(request, context):
+                user = await self._admit(permission, context, request)
+                token = _requester.set(user)
+                try:
+                    if permission not in MUTATING:
+                        return await behaviour(request, context)
+                    return await self._audited(behaviour, request, context, user, permission)
+                finally:
+                    _requester.reset(token)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            streaming = handler.unary_stream
+
+            async def unary_stream(request, context):
+                await self._admit(permission, context, request)
+                async for message in streaming(request, context):
+                    yield message
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _unknown(self, method: str):
+        async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+            await self._admit("", context, request)
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"no method {method}")
+
+        return refuse
+
+    async def _admit(self, permission: str, context: grpc.aio.ServicerContext, request) -> str:
+        """The caller's user name, if they may call `permission` (any known user for ""); else
+        the call ends here, and an attempt to change a session is audited."""
+        if not self.secure:
+            return ANONYMOUS
+        who, identity = await self._identify(context)
+        if identity is None:
+            code = grpc.StatusCode.UNAUTHENTICATED
+            message = f"the client certificate ({who}) names no user of this control plane"
+        elif permission and permission not in identity.permissions:
+            who = identity.user
+            code = grpc.StatusCode.PERMISSION_DENIED
+            message = f"user {who} lacks the permission {permission}"
+        else:
+            return identity.user
+        session_id = getattr(request, "session_id", "")
+        self._log(who, permission, session_id, code.name)
+        if permission in MUTATING:
+            await self._record(who, permission, session_id, code.name)
+        await context.abort(code, message)
+        raise AssertionError("abort returns only by raising")
+
+    async def _identify(self, context: grpc.aio.ServicerContext) -> tuple[str, Identity | None]:
+        """Who the certificate says the caller is, and their identity (None if it names no
+        user)."""
+        peer = context.auth_context()
+        names = peer.get("x509_common_name") or [b""]
+        pem = (peer.get("x509_pem_cert") or [b""])[0]
+        common_name = names[0].decode()
+        key = (common_name, fingerprint(pem) if pem else "")
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            identity = cached[1]
+        else:
+            try:
+                identity = await AuthTable(await self.db()).identify(*key) if common_name else None
+            except Exception as error:
+                await abort_for(context, error)
+            self._cache[key] = (now + self.cache_seconds, identity)
+        return (f"CN={common_name}" if common_name else "no certificate"), identity
+
+    async def _audited(self, behaviour, request, context, user: str, permission: str):
+        """Run the call, then record who asked and what they were answered."""
+        session_id = getattr(request, "session_id", "")
+        response = None
+        try:
+            response = await behaviour(request, context)
+            return response
+        finally:
+            code = context.code() or grpc.StatusCode.OK
+            if code == grpc.StatusCode.OK and response is None:
+                # Cancelled, or the server stopped, before the answer: the operation may well
+                # go on server-side (its own log says), but this call got no answer.
+                code = grpc.StatusCode.CANCELLED
+            code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+            session_id = session_id or getattr(response, "session_id", "")
+            detail = (context.details() or "")[:300] if code_name != "OK" else ""
+            self._log(user, permission, session_id, code_name, detail)
+            await self._record(user, permission, session_id, code_name, detail)
+
+    async def _record(
+        self, user: str, permission: str, session_id: str, code: str, detail: str = ""
+    ) -> None:
+        entry = AuditEntry(datetime.now(UTC), user, permission, session_id, code, detail)
+        try:
+            await AuditLog(await self.db()).record(entry)
+        except Exception:
+            # The call's answer stands (an operation it ran is done); the log line above
+            # still holds the entry.
+            log.exception("could not write the audit entry %s", entry)
+
+    @staticmethod
+    def _log(user: str, permission: str, session_id: str, code: str, detail: str = "") -> None:
+        line = {"user": user, "rpc": permission, "session_id": session_id, "code": code}
+        if detail:
+            line["detail"] = detail
+        log.info("audit %s", json.dumps(line))

@@ -1,0 +1,55 @@
+"""Permissions as ArmoniK names them, `Service:Rpc` (`Sessions:PurgeSession`), one for each RPC
+of the services the API serves, and the development roles that `make run TLS=1` sets up.
+
+Health checking and reflection need no permission: load balancers and grpcurl use them, and
+they tell nothing about sessions.
+"""
+
+from armonik.protogen.client import (
+    partitions_service_pb2,
+    sessions_service_pb2,
+    versions_service_pb2,
+)
+
+from client.protos import operations_pb2
+
+SERVICES = [
+    sessions_service_pb2.DESCRIPTOR.services_by_name["Sessions"],
+    partitions_service_pb2.DESCRIPTOR.services_by_name["Partitions"],
+    versions_service_pb2.DESCRIPTOR.services_by_name["Versions"],
+    operations_pb2.DESCRIPTOR.services_by_name["Operations"],
+]
+
+# The full gRPC method path ("/armonik.api.grpc.v1.sessions.Sessions/PurgeSession") of every
+# RPC that needs a permission, and the permission's name.
+PERMISSIONS: dict[str, str] = {
+    f"/{service.full_name}/{method.name}": f"{service.name}:{method.name}"
+    for service in SERVICES
+    for method in service.methods
+}
+ALL = sorted(PERMISSIONS.values())
+
+# The RPCs that change something: who asked for each goes in the audit trail.
+MUTATING = {
+    f"Sessions:{name}"
+    for name in (
+        "CreateSession",
+        "CancelSession",
+        "PauseSession",
+        "ResumeSession",
+        "CloseSession",
+        "PurgeSession",
+        "DeleteSession",
+        "StopSubmission",
+    )
+}
+DESTRUCTIVE = {"Sessions:PurgeSession", "Sessions:DeleteSession"}
+READS = {p for p in ALL if p.split(":")[1].startswith(("Get", "List"))}
+
+# The development roles: admin may do everything, operator all but destroy data, reader only
+# look. Each development user has the role of its name.
+DEV_ROLES: dict[str, list[str]] = {
+    "admin": ALL,
+    "operator": sorted(set(ALL) - DESTRUCTIVE),
+    "reader": sorted(READS),
+}
