@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     call_seconds: float = 30.0
     # Each bulk step cuts the session's rows into this many ranges, which run side by side as
     # separate chains of activity calls, on any worker of the task queue.
-    sweep_ranges: int = 1
+    sweep_ranges: int = 4
     # An operation's workflow continues as new once its history passes this many events, so
     # that it stays small (and quick to replay) whatever the session's size.
     history_limit: int = DEFAULT_HISTORY_LIMIT

@@ -29,6 +29,7 @@ from bench import api_latency
 from bench.chart import draw
 from bench.floor import DELETES_IN_FLIGHT, FLOORS
 from lifecycle.statuses import Operation, TaskStatus
+from settings import Settings
 from stack import Stack
 from stack.ports import free_ports
 from stack.stack import DEFAULT_PORTS
@@ -276,7 +277,12 @@ def main() -> None:
     )
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--ranges", type=int, default=1, help="SWEEP_RANGES: ranges per sweep")
+    parser.add_argument(
+        "--ranges",
+        type=int,
+        default=Settings.model_fields["sweep_ranges"].default,
+        help="SWEEP_RANGES: ranges per sweep (default: the setting's)",
+    )
     parser.add_argument(
         "--calls", type=int, default=300, help="latency calls of each kind (0: none)"
     )
