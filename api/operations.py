@@ -104,6 +104,8 @@ def _message(progress: Progress, *, ended: bool) -> pb.OperationProgress:
                 done=s.done,
                 batches_started=s.batches_started,
                 batches_committed=s.batches_committed,
+                rate=s.rate,
+                eta_seconds=s.eta_seconds,
             )
             for s in progress.steps
         ],

@@ -128,6 +128,8 @@ def progress_from_message(
                 done=s.done,
                 batches_started=s.batches_started,
                 batches_committed=s.batches_committed,
+                rate=s.rate if s.HasField("rate") else None,
+                eta_seconds=s.eta_seconds if s.HasField("eta_seconds") else None,
             )
             for s in message.steps
         ],

@@ -43,6 +43,7 @@ from rich.table import Table
 from client.api import ApiClient, Watched, list_sessions_request
 from client.messages import UNAVAILABLE_TRAILER
 from lifecycle import models
+from lifecycle.eta import format_eta
 from lifecycle.models import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
@@ -334,6 +335,15 @@ def _print_whole(table: Table) -> None:
     console.print(table)
 
 
+def speed(step: models.StepProgress) -> str:
+    """ "98,000/s, about 7 s left", as the workflow measured it."""
+    if not step.rate:
+        return ""
+    if step.eta_seconds is None or step.done:
+        return f"{step.rate:,.0f}/s"
+    return f"{step.rate:,.0f}/s, {format_eta(step.eta_seconds)} left"
+
+
 class Bars:
     """One progress bar per step of an operation, on stderr, drawn from its progress messages."""
 
@@ -343,8 +353,9 @@ class Bars:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
+            TextColumn("{task.fields[speed]}"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}"),
             console=err,
             transient=False,
         )
@@ -360,13 +371,14 @@ class Bars:
                 if not self.bars:
                     self.progress.start()
                 self.bars[step.step] = self.progress.add_task(
-                    f"{self.operation.value} {step.step}", total=step.total, note=""
+                    f"{self.operation.value} {step.step}", total=step.total, note="", speed=""
                 )
             self.progress.update(
                 self.bars[step.step],
                 completed=step.scanned,
                 total=step.total if step.total is not None else step.scanned or None,
                 note=note if step.step == state.step else "",
+                speed=speed(step),
             )
 
     def stop(self) -> None:

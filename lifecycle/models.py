@@ -184,6 +184,11 @@ class StepProgress:
     batches_committed: int = 0
     # The call found that a later operation had taken the session elsewhere.
     superseded: bool = False
+    # Kept by the workflow for its progress: when the step's walk began (workflow time, epoch
+    # seconds), rows scanned a second since then, and the seconds left at that rate.
+    started_at: float | None = None
+    rate: float | None = None
+    eta_seconds: float | None = None
 
 
 @dataclass

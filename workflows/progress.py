@@ -6,6 +6,7 @@ import dataclasses
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from lifecycle.eta import format_eta
     from lifecycle.models import Progress, Refusal, StepProgress
 
 
@@ -23,10 +24,11 @@ class ProgressBoard:
         self.show()
 
     def planned(self, steps: list[str], total: int, ranges: int) -> None:
-        """A sweep's steps each walk `total` rows, in `ranges` ranges."""
+        """A sweep's steps each walk `total` rows, in `ranges` ranges, from now on."""
         self.progress.ranges = [r for r in self.progress.ranges if _step_of(r) not in steps]
+        now = workflow.now().timestamp()
         for step in steps:
-            self._put(StepProgress(step, total=total))
+            self._put(StepProgress(step, total=total, started_at=now))
             if ranges > 1:
                 self.progress.ranges += [
                     StepProgress(range_step(step, i, ranges)) for i in range(ranges)
@@ -38,22 +40,27 @@ class ProgressBoard:
         step = _step_of(result)
         entry = self._entry(step)
         if step == result.step:
-            self._put(dataclasses.replace(result, total=entry.total))
+            self._put(
+                _timed(dataclasses.replace(result, total=entry.total, started_at=entry.started_at))
+            )
         else:
             ranges = self.progress.ranges
             at = next(i for i, r in enumerate(ranges) if r.step == result.step)
             ranges[at] = result
             parts = [r for r in ranges if _step_of(r) == step]
             self._put(
-                StepProgress(
-                    step,
-                    scanned=sum(p.scanned for p in parts),
-                    total=entry.total,
-                    changed=sum(p.changed for p in parts),
-                    done=all(p.done for p in parts),
-                    batches_started=sum(p.batches_started for p in parts),
-                    batches_committed=sum(p.batches_committed for p in parts),
-                    superseded=any(p.superseded for p in parts),
+                _timed(
+                    StepProgress(
+                        step,
+                        scanned=sum(p.scanned for p in parts),
+                        total=entry.total,
+                        changed=sum(p.changed for p in parts),
+                        done=all(p.done for p in parts),
+                        batches_started=sum(p.batches_started for p in parts),
+                        batches_committed=sum(p.batches_committed for p in parts),
+                        superseded=any(p.superseded for p in parts),
+                        started_at=entry.started_at,
+                    )
                 )
             )
         self.show()
@@ -70,9 +77,11 @@ class ProgressBoard:
             lines.append(f"refused, {refusal.kind}: {refusal.message}")
         for s in p.steps:
             total = f" / {s.total:,}" if s.total is not None else ""
+            speed = f", {s.rate:,.0f} rows/s" if s.rate else ""
+            left = f", {format_eta(s.eta_seconds)} left" if s.eta_seconds and not s.done else ""
             lines.append(
                 f"- {s.step}: {s.scanned:,}{total} scanned, {s.changed:,} changed,"
-                f" {s.batches_committed:,} batches{' (done)' if s.done else ''}"
+                f" {s.batches_committed:,} batches{speed}{left}{' (done)' if s.done else ''}"
             )
         workflow.set_current_details("\n".join(lines))
 
@@ -84,6 +93,22 @@ class ProgressBoard:
         steps = self.progress.steps
         at = next((i for i, s in enumerate(steps) if s.step == entry.step), len(steps))
         steps[at : at + 1] = [entry]
+
+
+def _timed(entry: StepProgress) -> StepProgress:
+    """The entry with its rate since the step began, and the time left at that rate."""
+    if entry.started_at is None:
+        return entry
+    elapsed = workflow.now().timestamp() - entry.started_at
+    if elapsed <= 0 or entry.scanned == 0:
+        return dataclasses.replace(entry, rate=None, eta_seconds=None)
+    rate = entry.scanned / elapsed
+    left = None
+    if entry.done:
+        left = 0.0
+    elif entry.total is not None:
+        left = max(0.0, (entry.total - entry.scanned) / rate)
+    return dataclasses.replace(entry, rate=rate, eta_seconds=left)
 
 
 def range_step(step: str, index: int, ranges: int) -> str:

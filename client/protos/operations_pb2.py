@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63lient/protos/operations.proto\x12\x13\x61rmonik_sessions.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x13ListRequestsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"y\n\x0e\x41uditedRequest\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12\x0b\n\x03rpc\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"M\n\x14ListRequestsResponse\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.armonik_sessions.v1.AuditedRequest\">\n\x15WatchOperationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\"\x9e\x01\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07scanned\x18\x02 \x01(\x03\x12\x12\n\x05total\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12\x17\n\x0f\x62\x61tches_started\x18\x06 \x01(\x03\x12\x19\n\x11\x62\x61tches_committed\x18\x07 \x01(\x03\x42\x08\n\x06_total\"C\n\x08Retrying\x12\x10\n\x08\x61\x63tivity\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x14\n\x0clast_failure\x18\x03 \x01(\t\"\xc9\x01\n\x11OperationProgress\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04step\x18\x04 \x01(\t\x12\x30\n\x05steps\x18\x05 \x03(\x0b\x32!.armonik_sessions.v1.StepProgress\x12/\n\x08retrying\x18\x06 \x03(\x0b\x32\x1d.armonik_sessions.v1.Retrying\x12\r\n\x05\x65nded\x18\x07 \x01(\x08\x32\xd9\x01\n\nOperations\x12\x66\n\x0eWatchOperation\x12*.armonik_sessions.v1.WatchOperationRequest\x1a&.armonik_sessions.v1.OperationProgress0\x01\x12\x63\n\x0cListRequests\x12(.armonik_sessions.v1.ListRequestsRequest\x1a).armonik_sessions.v1.ListRequestsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63lient/protos/operations.proto\x12\x13\x61rmonik_sessions.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x13ListRequestsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"y\n\x0e\x41uditedRequest\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12\x0b\n\x03rpc\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"M\n\x14ListRequestsResponse\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.armonik_sessions.v1.AuditedRequest\">\n\x15WatchOperationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\"\xe4\x01\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07scanned\x18\x02 \x01(\x03\x12\x12\n\x05total\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12\x17\n\x0f\x62\x61tches_started\x18\x06 \x01(\x03\x12\x19\n\x11\x62\x61tches_committed\x18\x07 \x01(\x03\x12\x11\n\x04rate\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\t \x01(\x01H\x02\x88\x01\x01\x42\x08\n\x06_totalB\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"C\n\x08Retrying\x12\x10\n\x08\x61\x63tivity\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x14\n\x0clast_failure\x18\x03 \x01(\t\"\xc9\x01\n\x11OperationProgress\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04step\x18\x04 \x01(\t\x12\x30\n\x05steps\x18\x05 \x03(\x0b\x32!.armonik_sessions.v1.StepProgress\x12/\n\x08retrying\x18\x06 \x03(\x0b\x32\x1d.armonik_sessions.v1.Retrying\x12\r\n\x05\x65nded\x18\x07 \x01(\x08\x32\xd9\x01\n\nOperations\x12\x66\n\x0eWatchOperation\x12*.armonik_sessions.v1.WatchOperationRequest\x1a&.armonik_sessions.v1.OperationProgress0\x01\x12\x63\n\x0cListRequests\x12(.armonik_sessions.v1.ListRequestsRequest\x1a).armonik_sessions.v1.ListRequestsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,11 +41,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHOPERATIONREQUEST']._serialized_start=333
   _globals['_WATCHOPERATIONREQUEST']._serialized_end=395
   _globals['_STEPPROGRESS']._serialized_start=398
-  _globals['_STEPPROGRESS']._serialized_end=556
-  _globals['_RETRYING']._serialized_start=558
-  _globals['_RETRYING']._serialized_end=625
-  _globals['_OPERATIONPROGRESS']._serialized_start=628
-  _globals['_OPERATIONPROGRESS']._serialized_end=829
-  _globals['_OPERATIONS']._serialized_start=832
-  _globals['_OPERATIONS']._serialized_end=1049
+  _globals['_STEPPROGRESS']._serialized_end=626
+  _globals['_RETRYING']._serialized_start=628
+  _globals['_RETRYING']._serialized_end=695
+  _globals['_OPERATIONPROGRESS']._serialized_start=698
+  _globals['_OPERATIONPROGRESS']._serialized_end=899
+  _globals['_OPERATIONS']._serialized_start=902
+  _globals['_OPERATIONS']._serialized_end=1119
 # @@protoc_insertion_point(module_scope)

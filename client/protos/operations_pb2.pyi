@@ -44,7 +44,7 @@ class WatchOperationRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., operation: _Optional[str] = ...) -> None: ...
 
 class StepProgress(_message.Message):
-    __slots__ = ("step", "scanned", "total", "changed", "done", "batches_started", "batches_committed")
+    __slots__ = ("step", "scanned", "total", "changed", "done", "batches_started", "batches_committed", "rate", "eta_seconds")
     STEP_FIELD_NUMBER: _ClassVar[int]
     SCANNED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,8 @@ class StepProgress(_message.Message):
     DONE_FIELD_NUMBER: _ClassVar[int]
     BATCHES_STARTED_FIELD_NUMBER: _ClassVar[int]
     BATCHES_COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
     step: str
     scanned: int
     total: int
@@ -59,7 +61,9 @@ class StepProgress(_message.Message):
     done: bool
     batches_started: int
     batches_committed: int
-    def __init__(self, step: _Optional[str] = ..., scanned: _Optional[int] = ..., total: _Optional[int] = ..., changed: _Optional[int] = ..., done: _Optional[bool] = ..., batches_started: _Optional[int] = ..., batches_committed: _Optional[int] = ...) -> None: ...
+    rate: float
+    eta_seconds: float
+    def __init__(self, step: _Optional[str] = ..., scanned: _Optional[int] = ..., total: _Optional[int] = ..., changed: _Optional[int] = ..., done: _Optional[bool] = ..., batches_started: _Optional[int] = ..., batches_committed: _Optional[int] = ..., rate: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
 
 class Retrying(_message.Message):
     __slots__ = ("activity", "attempt", "last_failure")

@@ -1,6 +1,8 @@
 """The `progress` query shows a running operation: which one, which step, how far; the outcome
 carries the final figures."""
 
+import pytest
+
 from lifecycle.models import OperationRequest, Progress
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
@@ -74,4 +76,19 @@ async def test_outcome_progress_is_done_with_per_step_counts(env):
     assert progress.state == "done"
     counts = {s.step: (s.scanned, s.total, s.done) for s in progress.steps}
     assert counts == {"tasks": (10, 10, True), "queue": (10, 10, True)}
+    # Done: nothing left, at whatever rate it went.
+    assert all(s.eta_seconds == 0 and s.rate > 0 for s in progress.steps)
     assert queried == progress
+
+
+async def test_progress_shows_the_rate_and_the_time_left_at_that_rate(env):
+    # Held in the third flip: the first two ranges (8 of 10 tasks) are reported.
+    progress = await query_while_held(
+        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=3
+    )
+
+    tasks = progress.steps[0]
+    assert tasks.step == "tasks" and tasks.scanned == 8 and not tasks.done
+    assert tasks.started_at is not None
+    assert tasks.rate is not None and tasks.rate > 0
+    assert tasks.eta_seconds == pytest.approx((tasks.total - tasks.scanned) / tasks.rate)
