@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # every range and session in it shares, so that more ranges or operations never ask more of
     # the object store than it serves at once.
     object_batch_size: int = 16000
-    s3_deletes_in_flight: int = 16
+    s3_deletes_in_flight: int = 32
     # An activity call runs at most this many batches, for at most this long, before it hands
     # progress back to its workflow: the activity stays short and the history small.
     batches_per_call: int = 20

@@ -219,10 +219,11 @@ def merge(report: dict, measured: dict) -> dict:
     report = {**report, "machine": machine(), "runs": runs}
     if measured["latency"]:
         report["latency"] = measured["latency"]
-    report["rss_mb"] = measured["rss_mb"]
-    report["history_events"] = {
-        r["op"]: r["history"] for r in runs if r["tasks"] == max(x["tasks"] for x in runs)
-    }
+    largest = max(x["tasks"] for x in runs)
+    if all(r["tasks"] == largest for r in measured["runs"]):
+        # The peak RSS and the histories of the largest sessions are the ones to report.
+        report["rss_mb"] = measured["rss_mb"]
+    report["history_events"] = {r["op"]: r["history"] for r in runs if r["tasks"] == largest}
     report["scaling"] = scaling(runs)
     return report
 
