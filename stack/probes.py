@@ -122,6 +122,37 @@ async def _temporal_search_attributes(address: str, namespace: str) -> set[str]:
     return set(attributes.custom_attributes)
 
 
+def add_temporal_search_attributes(address: str, namespace: str, kinds: dict[str, str]) -> None:
+    """Register these search attributes (name: "Keyword"...) in the namespace."""
+    _run_in_own_loop(lambda: _add_search_attributes(address, namespace, kinds))
+
+
+async def _add_search_attributes(address: str, namespace: str, kinds: dict[str, str]) -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.client import Client
+    from temporalio.service import RPCError, RPCStatusCode
+
+    client = await asyncio.wait_for(
+        Client.connect(address, namespace=namespace), timeout=PROBE_TIMEOUT
+    )
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={
+                    name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                    for name, kind in kinds.items()
+                },
+            ),
+            timeout=timedelta(seconds=PROBE_TIMEOUT),
+        )
+    except RPCError as error:
+        # The server registered them meanwhile (a new database, as it starts).
+        if error.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+
+
 def _run_in_own_loop(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine to completion from synchronous code, even code called from a running
     event loop (an async test calling `server.start()`), where asyncio.run would refuse."""

@@ -3,7 +3,12 @@
 from pathlib import Path
 
 from stack.binaries import venv_binary
-from stack.probes import NotAnswering, check_http, check_temporal
+from stack.probes import (
+    NotAnswering,
+    add_temporal_search_attributes,
+    check_http,
+    check_temporal,
+)
 from stack.server import Server
 
 # The workflows tag their executions with these; the dev server registers them at launch.
@@ -63,6 +68,13 @@ class Temporal(Server):
     def check(self) -> None:
         known = check_temporal(self.address, self.namespace)
         missing = set(SEARCH_ATTRIBUTES) - known
+        if missing:
+            # A state from an earlier version: start-dev registers its --search-attribute flags
+            # in a new database only.
+            add_temporal_search_attributes(
+                self.address, self.namespace, {name: SEARCH_ATTRIBUTES[name] for name in missing}
+            )
+            missing = set(SEARCH_ATTRIBUTES) - check_temporal(self.address, self.namespace)
         if missing:
             raise NotAnswering(f"search attributes {sorted(missing)} not registered yet")
         if self.ui_url:

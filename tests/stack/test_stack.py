@@ -45,7 +45,9 @@ from stack import (
     pid_files,
 )
 from stack.ports import is_listening
+from stack.probes import check_temporal
 from stack.supervisor import Backoff, Supervisor, display_path
+from stack.temporal_server import Temporal
 
 pytestmark = pytest.mark.stack
 
@@ -117,6 +119,36 @@ async def test_temporal_answers_with_the_search_attributes(stack: Stack) -> None
     # A visibility query on them is accepted (an unknown attribute would be refused).
     found = [w async for w in client.list_workflows("SessionId = 'none' AND Operation = 'x'")]
     assert found == []
+
+
+def test_a_temporal_state_from_an_earlier_version_gets_the_search_attributes_it_lacks(
+    tmp_path: Path,
+) -> None:
+    """start-dev registers its --search-attribute flags in a new database only: a state made
+    before an attribute existed gets it from the stack's check, and keeps working."""
+    port, http, metrics = free_ports(3)
+    older = Temporal(tmp_path, port=port, http_port=http, metrics_port=metrics, ui_port=None)
+    original = older.command
+
+    def without_requested_by() -> list[str]:
+        command = original()
+        at = command.index("RequestedBy=Keyword")
+        return command[: at - 1] + command[at + 1 :]
+
+    older.command = without_requested_by  # type: ignore[method-assign]
+    older.check = lambda: check_temporal(older.address, older.namespace)  # type: ignore[method-assign]
+    older.start()
+    try:
+        assert "RequestedBy" not in check_temporal(older.address, older.namespace)
+    finally:
+        older.stop()
+
+    current = Temporal(tmp_path, port=port, http_port=http, metrics_port=metrics, ui_port=None)
+    current.start()
+    try:
+        assert set(SEARCH_ATTRIBUTES) <= check_temporal(current.address, current.namespace)
+    finally:
+        current.stop()
 
 
 def test_env_points_at_the_servers(stack: Stack) -> None:
