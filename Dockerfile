@@ -14,6 +14,7 @@ COPY admin admin
 COPY api api
 COPY stack stack
 COPY security security
+COPY telemetry telemetry
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["python", "-m", "worker"]

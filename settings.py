@@ -1,6 +1,7 @@
 """Configuration, from environment variables. The defaults are the embedded stack of `make run`."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     s3_ca_bundle: str = ""
 
     default_partition: str = "default"
+
+    # The worker's and the API server's log lines: "text", or "json" (one object a line, with
+    # the session, operation and workflow of each line; telemetry/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     # The gRPC API (ArmoniK's control-plane port): where the server listens and the CLI calls.
     api_address: str = "127.0.0.1:5001"

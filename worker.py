@@ -17,6 +17,7 @@ from lifecycle.models import Partition
 from security.tls import temporal_tls
 from settings import Settings, get_settings
 from stores.connect import Stores
+from telemetry.logs import configure_logging
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("armonik_sessions.worker")
@@ -76,8 +77,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 def run_until_signalled(serve: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
     """Run `serve` with the settings of the environment until SIGINT or SIGTERM sets its stop
     event, so that it stops cleanly (the worker finishing or heartbeating its activities)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format)
 
     async def until_signalled() -> None:
         stop = asyncio.Event()

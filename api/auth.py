@@ -188,4 +188,4 @@ class Authorization(grpc.aio.ServerInterceptor):
         line = {"user": user, "rpc": permission, "session_id": session_id, "code": code}
         if detail:
             line["detail"] = detail
-        log.info("audit %s", json.dumps(line))
+        log.info("audit %s", json.dumps(line), extra={"audit": line})
