@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from security.tls import LOOPBACK_HOSTS
 from stack import pid_files
 from stack.lock import StackLock
 from stack.ports import is_listening
@@ -28,7 +29,6 @@ from stack.supervisor import Supervisor, display_path, exit_cause
 from stack.temporal_server import SEARCH_ATTRIBUTES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_PORTS_BY_SCHEME = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "https": 443}
 # How often the servers are checked for an unexpected exit.
 WATCH_INTERVAL = 0.5
