@@ -35,6 +35,7 @@ from client.protos import operations_pb2, operations_pb2_grpc
 from lifecycle.models import Partition, Progress, Retrying, Session, StepProgress, TaskOptions
 from lifecycle.statuses import Operation, SessionStatus
 from stores.list_query import MAX_PAGE_SIZE, OPTIONS_MAP
+from telemetry.tracing import client_interceptors
 
 # The RPC of each operation, and its request message.
 OPERATION_RPCS = {
@@ -143,10 +144,12 @@ class ApiClient:
     def __init__(self, endpoint: str, credentials: grpc.ChannelCredentials | None = None) -> None:
         """`credentials`: TLS (security/tls.py client_credentials); None for plain text."""
         self.endpoint = endpoint
+        # Traced calls (telemetry/tracing.py) carry their trace to the API.
+        interceptors = client_interceptors()
         if credentials is None:
-            self.channel = grpc.aio.insecure_channel(endpoint)
+            self.channel = grpc.aio.insecure_channel(endpoint, interceptors=interceptors)
         else:
-            self.channel = grpc.aio.secure_channel(endpoint, credentials)
+            self.channel = grpc.aio.secure_channel(endpoint, credentials, interceptors=interceptors)
         self.sessions = SessionsStub(self.channel)
         self.partitions = PartitionsStub(self.channel)
         self.operations = operations_pb2_grpc.OperationsStub(self.channel)

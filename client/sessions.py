@@ -41,6 +41,7 @@ from stores.list_query import ListQuery, PartitionsQuery
 from stores.operations_log import OperationsLog
 from stores.partitions_table import PartitionsTable
 from stores.sessions_table import SessionsTable
+from telemetry.tracing import temporal_interceptors
 from workflows.operation import OPERATION, REQUESTED_BY, SESSION_ID, op_id, workflow_id
 from workflows.registry import WORKFLOWS
 
@@ -104,6 +105,7 @@ class SessionsClient:
                 self.settings.temporal_address,
                 namespace=self.settings.temporal_namespace,
                 tls=temporal_tls(self.settings),
+                interceptors=temporal_interceptors(),
             )
         return self._temporal
 

@@ -7,6 +7,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from opentelemetry import trace
 from temporalio import activity, workflow
 
 from lifecycle.statuses import Operation
@@ -19,7 +20,16 @@ WORKFLOW_ID = re.compile(
     + r")(?:-(?:client|worker|client-worker))?$"
 )
 # What a line says of its operation, when it has one.
-CONTEXT_FIELDS = ("session_id", "operation", "workflow_id", "run_id", "activity", "attempt")
+CONTEXT_FIELDS = (
+    "session_id",
+    "operation",
+    "workflow_id",
+    "run_id",
+    "activity",
+    "attempt",
+    "trace_id",
+    "span_id",
+)
 
 
 class OperationContext(logging.Filter):
@@ -34,6 +44,19 @@ class OperationContext(logging.Filter):
 
 
 def _context() -> dict:
+    return _operation() | _trace()
+
+
+def _trace() -> dict:
+    """The trace being recorded (telemetry/tracing.py), so that a log store links each line to
+    its trace; nothing when this process does not trace."""
+    span = trace.get_current_span().get_span_context()
+    if not span.is_valid:
+        return {}
+    return {"trace_id": f"{span.trace_id:032x}", "span_id": f"{span.span_id:016x}"}
+
+
+def _operation() -> dict:
     if activity.in_activity():
         info = activity.info()
         context = {

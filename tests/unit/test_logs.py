@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.testing import ActivityEnvironment
 
 from lifecycle.statuses import Operation
@@ -55,3 +56,18 @@ def test_a_line_outside_any_operation_has_no_context_and_an_audit_line_its_field
     ready, audited = (json.loads(line) for line in stream.getvalue().splitlines())
     assert set(ready) == {"time", "level", "logger", "message"}
     assert {k: audited[k] for k in audit} == audit
+
+
+def test_a_line_logged_within_a_traced_span_carries_its_trace_and_span_ids():
+    stream = io.StringIO()
+    logger = _logger(stream)
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("PauseSession") as span:
+        logger.info("admitted")
+    logger.info("after")
+
+    inside, after = (json.loads(line) for line in stream.getvalue().splitlines())
+    context = span.get_span_context()
+    assert inside["trace_id"] == f"{context.trace_id:032x}"
+    assert inside["span_id"] == f"{context.span_id:016x}"
+    assert "trace_id" not in after
