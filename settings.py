@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     # The worker's and the API server's log lines: "text", or "json" (one object a line, with
     # the session, operation and workflow of each line; telemetry/logs.py).
     log_format: Literal["text", "json"] = "text"
+    # Where this process serves its Prometheus metrics ("host:port", path /metrics); unset:
+    # nowhere. `make run` gives the API and each worker a port of their own and prints them.
+    metrics_address: str = ""
+    # How often a worker samples what no event tells: each partition's queue depth, and the
+    # operations running by Temporal's visibility store.
+    metrics_sample_seconds: float = 5.0
+    # The OpenTelemetry collector that traces go to, by OTLP over gRPC (http://host:4317);
+    # unset: nothing is traced, and tracing costs nothing.
+    otel_exporter_otlp_endpoint: str = ""
 
     # The gRPC API (ArmoniK's control-plane port): where the server listens and the CLI calls.
     api_address: str = "127.0.0.1:5001"

@@ -18,6 +18,9 @@ from security.tls import temporal_tls
 from settings import Settings, get_settings
 from stores.connect import Stores
 from telemetry.logs import configure_logging
+from telemetry.metrics import install_runtime
+from telemetry.samplers import Samplers
+from telemetry.tracing import start_tracing, temporal_interceptors
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("armonik_sessions.worker")
@@ -66,19 +69,33 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             tls=temporal_tls(settings),
+            interceptors=temporal_interceptors(),
         )
         async with build_worker(client, stores, settings):
+            sampling = None
+            if settings.metrics_address:
+                samplers = Samplers(stores.queue, client, settings.temporal_task_queue)
+                sampling = asyncio.create_task(samplers.run(settings.metrics_sample_seconds))
             print("worker ready", flush=True)
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                if sampling is not None:
+                    sampling.cancel()
     finally:
         await stores.close()
 
 
-def run_until_signalled(serve: Callable[[Settings, asyncio.Event], Awaitable[None]]) -> None:
+def run_until_signalled(
+    serve: Callable[[Settings, asyncio.Event], Awaitable[None]], role: str = "worker"
+) -> None:
     """Run `serve` with the settings of the environment until SIGINT or SIGTERM sets its stop
-    event, so that it stops cleanly (the worker finishing or heartbeating its activities)."""
+    event, so that it stops cleanly (the worker finishing or heartbeating its activities).
+    Metrics and traces are set up first, as the settings ask: before any client connects."""
     settings = get_settings()
     configure_logging(settings.log_format)
+    install_runtime(settings.metrics_address, role)
+    tracing = start_tracing(role, endpoint=settings.otel_exporter_otlp_endpoint)
 
     async def until_signalled() -> None:
         stop = asyncio.Event()
@@ -87,7 +104,11 @@ def run_until_signalled(serve: Callable[[Settings, asyncio.Event], Awaitable[Non
             loop.add_signal_handler(sig, stop.set)
         await serve(settings, stop)
 
-    asyncio.run(until_signalled())
+    try:
+        asyncio.run(until_signalled())
+    finally:
+        if tracing is not None:
+            tracing.stop()  # exports the spans still buffered
 
 
 def main() -> None:

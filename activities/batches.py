@@ -14,9 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from activities.heartbeat import heartbeating, last_details
-from lifecycle.models import StepProgress, Sweep
+from lifecycle.models import StepProgress, Sweep, step_of
 from stores.keyset import Span
 from stores.protocols import Database, OperationsLog, SessionRows, SessionsTable, Tx
+from telemetry.metrics import BatchMetrics, operation_of
 
 # Changes the rows of a span and answers how many changed.
 BatchWork = Callable[[Tx, Span], Awaitable[int]]
@@ -49,9 +50,11 @@ class BatchRunner:
         opens = not sweep.follows
         ends_at = time.monotonic() + self.call_seconds
         resume_after = max(sweep.after, str(last_details().get("cursor", "")))
+        metrics = BatchMetrics.of(operation_of(sweep.op_id), step_of(sweep.step))
         async with heartbeating(cursor=resume_after) as heartbeat:
             batches = 0
             while True:
+                began = time.monotonic()
                 await self.operations.count_batch_start(sweep.op_id, sweep.step, sweep.session_id)
                 async with self.db.transaction() as tx:
                     checkpoint = await self.operations.checkpoint(tx, sweep.op_id, sweep.step)
@@ -67,6 +70,7 @@ class BatchRunner:
                         tx, sweep.op_id, sweep.step, span.last, span.rows, changed, span.exhausted
                     )
                 batches += 1
+                metrics.record(changed, time.monotonic() - began)
                 progress = _after_batch(checkpoint, span.last, span.rows, changed, span.exhausted)
                 heartbeat.update(cursor=progress.cursor, scanned=progress.scanned)
                 if span.exhausted or (

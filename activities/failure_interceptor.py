@@ -7,7 +7,7 @@ Any other failure is recorded as a short, retryable ApplicationError that names 
 store outage makes every attempt fail until the store is back, and the raw error (an asyncpg or
 botocore exception with its chain of causes) can exceed Temporal's failure size limit: the UI
 and the progress display would then only read "Failure exceeds size limit". The worker's log
-keeps the full traceback.
+keeps the full traceback, and the metric of retried attempts counts it by its cause.
 """
 
 from typing import Any
@@ -21,6 +21,8 @@ from temporalio.worker import (
 )
 
 from lifecycle.refusals import Refused
+from stores.failures import failure_cause
+from telemetry.metrics import count_retry
 
 MESSAGE_LIMIT = 300
 
@@ -40,5 +42,6 @@ class _ActivityFailures(ActivityInboundInterceptor):
             raise  # errors already in shape
         except Exception as error:
             activity.logger.warning("attempt failed, to be retried", exc_info=True)
+            count_retry(failure_cause(error))
             message = f"{type(error).__name__}: {error}"[:MESSAGE_LIMIT]
             raise ApplicationError(message, type=type(error).__name__) from None

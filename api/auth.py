@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 
+from api.handlers import rewrapped
 from api.status import abort_for
 from security.certs import fingerprint
 from security.permissions import MUTATING, PERMISSIONS
@@ -71,11 +72,8 @@ class Authorization(grpc.aio.ServerInterceptor):
             # An unknown method: its caller is told who they are first, and only a known user
             # learns that the method does not exist.
             return grpc.unary_unary_rpc_method_handler(self._unknown(details.method))
-        if handler.request_streaming:
-            return handler
-        if handler.unary_unary is not None:
-            behaviour = handler.unary_unary
 
+        def unary(behaviour):
             async def unary_unary(request, context):
                 user = await self._admit(permission, context, request)
                 token = _requester.set(user)
@@ -86,25 +84,17 @@ class Authorization(grpc.aio.ServerInterceptor):
                 finally:
                     _requester.reset(token)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            streaming = handler.unary_stream
+            return unary_unary
 
+        def streaming(behaviour):
             async def unary_stream(request, context):
                 await self._admit(permission, context, request)
-                async for message in streaming(request, context):
+                async for message in behaviour(request, context):
                     yield message
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+            return unary_stream
+
+        return rewrapped(handler, unary=unary, streaming=streaming)
 
     def _unknown(self, method: str):
         async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:

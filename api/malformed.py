@@ -12,6 +12,8 @@ from typing import Any
 
 import grpc
 
+from api.handlers import rewrapped
+
 
 @dataclass(frozen=True)
 class Malformed:
@@ -44,33 +46,24 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.request_streaming:
+        if handler is None:
             return handler
-        if handler.unary_unary is not None:
-            behaviour = handler.unary_unary
 
+        def unary(behaviour):
             async def unary_unary(request, context):
                 if isinstance(request, Malformed):
                     await _refuse(request, context)
                 return await behaviour(request, context)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            streaming = handler.unary_stream
+            return unary_unary
 
+        def streaming(behaviour):
             async def unary_stream(request, context):
                 if isinstance(request, Malformed):
                     await _refuse(request, context)
-                async for message in streaming(request, context):
+                async for message in behaviour(request, context):
                     yield message
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=_tolerant(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+            return unary_stream
+
+        return rewrapped(handler, unary=unary, streaming=streaming, deserializer=_tolerant)

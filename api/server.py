@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from api.auth import Authorization
 from api.malformed import MalformedRequests
+from api.metrics import RequestMetrics
 from api.operations import OperationsService
 from api.partitions import PartitionsService
 from api.sessions import SessionsService
@@ -35,6 +36,7 @@ from client.sessions import SessionsClient
 from security.tls import ServerTls, TlsSettingsError, is_loopback
 from settings import Settings
 from stores.connect import Stores
+from telemetry.tracing import server_interceptors
 from worker import build_worker, prepare, run_until_signalled
 
 log = logging.getLogger("armonik_sessions.api")
@@ -66,12 +68,13 @@ async def build_server(
 ) -> tuple[grpc.aio.Server, int]:
     """The server with every service on `address`, and the port it got (for port 0). With
     `tls`, it serves mutual TLS only and every call needs its permission (api/auth.py)."""
-    # Authorization first: a caller who may not call learns nothing, not even that the bytes
-    # they sent do not parse.
+    # Authorization first after the metrics: a caller who may not call learns nothing, not even
+    # that the bytes they sent do not parse.
     authorization = Authorization(
         client.db, secure=tls is not None, cache_seconds=auth_cache_seconds
     )
-    server = grpc.aio.server(interceptors=[authorization, MalformedRequests()])
+    interceptors = [*server_interceptors(), RequestMetrics(), authorization, MalformedRequests()]
+    server = grpc.aio.server(interceptors=interceptors)
     sessions_service_pb2_grpc.add_SessionsServicer_to_server(SessionsService(client), server)
     partitions_service_pb2_grpc.add_PartitionsServicer_to_server(PartitionsService(client), server)
     versions_service_pb2_grpc.add_VersionsServicer_to_server(VersionsService(), server)
@@ -138,7 +141,7 @@ def main() -> None:
     if parser.parse_args().insecure:
         os.environ["API_INSECURE"] = "1"
     try:
-        run_until_signalled(serve)
+        run_until_signalled(serve, "api")
     except (ListenRefused, TlsSettingsError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)

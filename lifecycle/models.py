@@ -168,6 +168,21 @@ class OperationOutcome:
     refusal: Refusal | None = None
 
 
+# A step that runs in several ranges keeps one checkpoint per range, named after both.
+RANGE_MARK = "#"
+
+
+def range_step(step: str, index: int, ranges: int) -> str:
+    """The name of a range's own checkpoint and figures: the step's, when it runs in one range
+    ("tasks"), else the step's and the range's number ("tasks#2")."""
+    return f"{step}{RANGE_MARK}{index + 1}" if ranges > 1 else step
+
+
+def step_of(name: str) -> str:
+    """The step a range's checkpoint belongs to ("tasks#2": "tasks")."""
+    return name.split(RANGE_MARK, 1)[0]
+
+
 @dataclass
 class StepProgress:
     """How far one batch step of an operation got: its checkpoint as the operations log keeps

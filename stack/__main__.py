@@ -9,6 +9,7 @@ A worker that dies is restarted (see stack/supervisor.py); a server that dies st
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -32,6 +33,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS_BY_SCHEME = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "https": 443}
 # How often the servers are checked for an unexpected exit.
 WATCH_INTERVAL = 0.5
+# Each process of the stack serves Prometheus metrics on loopback: the API on this port, worker
+# N on the N-th after it (METRICS_PORT=0: none). Where, for `armonik-sessions top`: METRICS_FILE.
+METRICS_PORT_VARIABLE = "METRICS_PORT"
+DEFAULT_METRICS_PORT = 9464
+METRICS_FILE = "metrics.json"
 
 
 @dataclass
@@ -199,10 +205,20 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
     if not workers:
         _say("Ctrl-C to stop")
         return _watch(stack.servers)
+    metrics = _metrics_ports(workers)
+    taken = [port for port in metrics.values() if is_listening("127.0.0.1", port)]
+    if taken:
+        _say(
+            f"the metrics ports {taken} are taken: set {METRICS_PORT_VARIABLE} to another first"
+            f" port (the API takes it, worker N the N-th after it), or to 0 for no metrics",
+            error=True,
+        )
+        return 1
     began = time.monotonic()
     try:
         # A worker that cannot start even once is a bug to read about, not to retry.
-        started = stack.start_workers(workers)
+        ports = [metrics[f"worker-{n}"] for n in range(1, workers + 1)] if metrics else None
+        started = stack.start_workers(workers, metrics_ports=ports)
     except StackError as error:
         _say(f"a worker failed to start:\n{error}", error=True)
         return 1
@@ -215,7 +231,10 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
         except Exception as error:
             _say(f"could not set up the development users: {error}", error=True)
             return 1
-    api = stack.api(stack.settings.api_address, **(_tls_env(certs) if tls else {}))
+    api_env = _tls_env(certs) if tls else {}
+    if metrics:
+        api_env["METRICS_ADDRESS"] = f"127.0.0.1:{metrics['api']}"
+    api = stack.api(stack.settings.api_address, **api_env)
     try:
         api.start()
     except ServerError as error:
@@ -231,6 +250,11 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
         )
     for process in [*started, api]:
         _say(f"  {process.name:<12} pid {process.pid}, log {display_path(process.log_path)}")
+    endpoints = _publish_metrics(stack.state_dir, metrics)
+    for name, url in endpoints.items():
+        _say(f"  {name + ' metrics':<20} {url}")
+    if endpoints:
+        _say("  armonik-sessions top   the same figures, live in the terminal")
     supervisor = Supervisor([*started, api], say=_say)
     try:
         supervisor.start()
@@ -240,6 +264,24 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
         # As for the servers in _serve: a second Ctrl-C must not leave a restart under way.
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         supervisor.stop()
+        (stack.state_dir / METRICS_FILE).unlink(missing_ok=True)
+
+
+def _metrics_ports(workers: int) -> dict[str, int]:
+    """The loopback port of each process's metrics: the API's first, then each worker's."""
+    first = int(os.environ.get(METRICS_PORT_VARIABLE, DEFAULT_METRICS_PORT))
+    if not first:
+        return {}
+    names = ["api", *(f"worker-{n}" for n in range(1, workers + 1))]
+    return {name: first + i for i, name in enumerate(names)}
+
+
+def _publish_metrics(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    """Write where each process serves its metrics, for `armonik-sessions top`."""
+    endpoints = {name: f"http://127.0.0.1:{port}/metrics" for name, port in ports.items()}
+    if endpoints:
+        (state_dir / METRICS_FILE).write_text(json.dumps(endpoints, indent=2) + "\n")
+    return endpoints
 
 
 def _install_dev_users(stack: Stack, certs: Path) -> None:

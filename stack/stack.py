@@ -152,12 +152,26 @@ class Stack:
             raise StackError("\n\n".join(str(error) for error in failures))
 
     def start_workers(
-        self, count: int, *, command: list[str] | None = None, **extra_env: object
+        self,
+        count: int,
+        *,
+        command: list[str] | None = None,
+        metrics_ports: list[int] | None = None,
+        **extra_env: object,
     ) -> list[Worker]:
         """Start `count` new workers in parallel, all on the stack's task queue; return them
         once each polls it. One failing to start stops the others' starts and raises
-        StackError; stop() stops whichever run."""
-        workers = [self.worker(command=command, **extra_env) for _ in range(count)]
+        StackError; stop() stops whichever run. `metrics_ports`: one per worker, where it
+        serves its metrics on loopback."""
+        ports: list[int | None] = list(metrics_ports or [None] * count)
+        workers = [
+            self.worker(
+                command=command,
+                **extra_env,
+                **({"METRICS_ADDRESS": f"127.0.0.1:{port}"} if port else {}),
+            )
+            for port in ports
+        ]
         _start_all(workers)
         return workers
 

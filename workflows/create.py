@@ -4,6 +4,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.sessions import SessionsActivities
     from lifecycle.models import CreateRequest, OperationOutcome, OperationRequest, SessionInsert
     from lifecycle.statuses import Operation
+    from telemetry import metrics
     from workflows.operation import SessionOperation
 
 
@@ -25,4 +26,6 @@ class CreateSession(SessionOperation):
             self.written = await self._call(
                 SessionsActivities.insert_session, SessionInsert(self.op_id, checked)
             )
+            # A Create's admission is its insert.
+            self.count(metrics.OPERATIONS_ADMITTED)
         return self.outcome()

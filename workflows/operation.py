@@ -38,11 +38,13 @@ with workflow.unsafe.imports_passed_through():
         StepProgress,
         Sweep,
         SweepState,
+        range_step,
     )
     from lifecycle.refusals import REFUSAL_KINDS
     from lifecycle.statuses import Operation, SessionStatus
     from lifecycle.transitions import Flip, guard
-    from workflows.progress import ProgressBoard, range_step
+    from telemetry import metrics
+    from workflows.progress import ProgressBoard
 
 Arg = TypeVar("Arg")
 Result = TypeVar("Result")
@@ -74,6 +76,10 @@ SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
 OPERATION = SearchAttributeKey.for_keyword("Operation")
 OUTCOME = SearchAttributeKey.for_keyword("Outcome")
 REQUESTED_BY = SearchAttributeKey.for_keyword("RequestedBy")
+
+
+# The metric that counts an operation ended in each state but refused.
+ENDED = {"done": metrics.OPERATIONS_COMPLETED, "superseded": metrics.OPERATIONS_SUPERSEDED}
 
 
 class Stopped(Exception):
@@ -178,6 +184,7 @@ class SessionOperation:
             info = workflow.info()
             self.op_id = op_id(info.workflow_id, info.first_execution_run_id or info.run_id)
             self.board = ProgressBoard(Progress(self.operation, request.session_id))
+            self.count(metrics.OPERATIONS_STARTED)
         self.board.show()
 
     async def admit(self) -> None:
@@ -224,7 +231,14 @@ class SessionOperation:
         for stage in stages[1:]:
             if self.superseded or opened.cursor == cursor:
                 break
-            await self._stage(stage, i, ranges, after=cursor, until=opened.cursor, follows=True)
+            await self._stage(
+                stage, i, ranges, after=cursor, until=opened.cursor, follows=True, ends=opened.done
+            )
+        if opened.done and not self.superseded:
+            # Followers are done with the range once it ended, even when its last call walked
+            # nothing for them to follow.
+            for stage in stages[1:]:
+                self.board.range_done(range_step(stage.step, i, ranges))
         state.cursors[i], state.done[i] = opened.cursor, opened.done
 
     async def read_session(self) -> None:
@@ -286,6 +300,8 @@ class SessionOperation:
         write = await self._call(activity, self._update())
         if write.superseded:
             self.superseded = True
+        elif step == "admit":
+            self.count(metrics.OPERATIONS_ADMITTED)
         if write.session is not None:
             self.written = write
         self.final = write.session
@@ -299,7 +315,10 @@ class SessionOperation:
         after: str,
         until: str | None,
         follows: bool = False,
+        ends: bool = True,
     ) -> StepProgress:
+        """One call of `stage`. A stage that follows another is done with its range only when
+        the call it follows reached the range's end (`ends`), not when it caught up with it."""
         sweep = Sweep(
             op_id=self.op_id,
             session_id=self.request.session_id,
@@ -314,6 +333,8 @@ class SessionOperation:
         )
         self.board.at(stage.step)
         result = await self._call(stage.activity, sweep, batch=True)
+        if follows and not ends:
+            result = dataclasses.replace(result, done=False)
         self.board.record(result)
         if result.superseded:
             self.superseded = True
@@ -352,6 +373,10 @@ class SessionOperation:
             self.refusal = refusal
             raise Stopped from None
 
+    def count(self, name: str, **labels: str) -> None:
+        """One event of the operation's life, in the metrics of the worker that runs it."""
+        metrics.count_operation(name, self.operation.value, **labels)
+
     def _continue_as_new_if_long(self, sweep: SweepState) -> None:
         info = workflow.info()
         limit = self.request.history_limit
@@ -364,6 +389,11 @@ class SessionOperation:
         """Close the progress, and tag the execution with how it ended where the starter tagged
         it (the time-skipping test server knows no custom search attribute)."""
         progress = self.board.end(state, self.refusal)
+        if self.refusal is not None:
+            code = metrics.status_code_name(self.refusal.kind)
+            self.count(metrics.OPERATIONS_REFUSED, code=code)
+        else:
+            self.count(ENDED[state])
         if workflow.info().typed_search_attributes.get(SESSION_ID) is not None:
             workflow.upsert_search_attributes([OUTCOME.value_set(state)])
         return progress

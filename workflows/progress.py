@@ -7,10 +7,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from lifecycle.eta import format_eta
-    from lifecycle.models import Progress, Refusal, StepProgress
-
-
-RANGE_MARK = "#"
+    from lifecycle.models import Progress, Refusal, StepProgress, range_step, step_of
 
 
 class ProgressBoard:
@@ -25,7 +22,7 @@ class ProgressBoard:
 
     def planned(self, steps: list[str], total: int, ranges: int) -> None:
         """A sweep's steps each walk `total` rows, in `ranges` ranges, from now on."""
-        self.progress.ranges = [r for r in self.progress.ranges if _step_of(r) not in steps]
+        self.progress.ranges = [r for r in self.progress.ranges if step_of(r.step) not in steps]
         now = workflow.now().timestamp()
         for step in steps:
             self._put(StepProgress(step, total=total, started_at=now))
@@ -37,7 +34,7 @@ class ProgressBoard:
 
     def record(self, result: StepProgress) -> None:
         """Keep the figures one call of a step (or of one range of it) answered."""
-        step = _step_of(result)
+        step = step_of(result.step)
         entry = self._entry(step)
         if step == result.step:
             self._put(
@@ -47,7 +44,7 @@ class ProgressBoard:
             ranges = self.progress.ranges
             at = next(i for i, r in enumerate(ranges) if r.step == result.step)
             ranges[at] = result
-            parts = [r for r in ranges if _step_of(r) == step]
+            parts = [r for r in ranges if step_of(r.step) == step]
             self._put(
                 _timed(
                     StepProgress(
@@ -65,6 +62,14 @@ class ProgressBoard:
             )
         self.show()
 
+    def range_done(self, name: str) -> None:
+        """The range `name` of a step (or the step, in one range) has nothing left to walk."""
+        entry = next((r for r in self.progress.ranges if r.step == name), None)
+        if entry is None:
+            entry = self._entry(name)
+        if not entry.done:
+            self.record(dataclasses.replace(entry, done=True))
+
     def end(self, state: str, refusal: Refusal | None = None) -> Progress:
         self.progress.state = state
         self.show(refusal)
@@ -75,6 +80,8 @@ class ProgressBoard:
         lines = [f"**{p.operation.value}** session `{p.session_id}`: {p.state} ({p.step})"]
         if refusal is not None:
             lines.append(f"refused, {refusal.kind}: {refusal.message}")
+        # Markdown: a list begins after a blank line.
+        lines.append("")
         for s in p.steps:
             total = f" / {s.total:,}" if s.total is not None else ""
             speed = f", {s.rate:,.0f} rows/s" if s.rate else ""
@@ -109,14 +116,3 @@ def _timed(entry: StepProgress) -> StepProgress:
     elif entry.total is not None:
         left = max(0.0, (entry.total - entry.scanned) / rate)
     return dataclasses.replace(entry, rate=rate, eta_seconds=left)
-
-
-def range_step(step: str, index: int, ranges: int) -> str:
-    """The name of a range's own checkpoint and figures: the step's, when it runs in one range
-    ("tasks"), else the step's and the range's number ("tasks#2")."""
-    return f"{step}{RANGE_MARK}{index + 1}" if ranges > 1 else step
-
-
-def _step_of(progress: StepProgress) -> str:
-    """The step a range's figures belong to ("tasks#2": "tasks")."""
-    return progress.step.split(RANGE_MARK, 1)[0]

@@ -92,3 +92,13 @@ async def test_progress_shows_the_rate_and_the_time_left_at_that_rate(env):
     assert tasks.started_at is not None
     assert tasks.rate is not None and tasks.rate > 0
     assert tasks.eta_seconds == pytest.approx((tasks.total - tasks.scanned) / tasks.rate)
+
+
+async def test_a_step_that_follows_is_not_done_before_the_range_it_follows_ends(env):
+    # Held in the second flip: the queue step caught up with the first call of the flip, and
+    # the range has six tasks more to walk.
+    progress = await query_while_held(
+        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=2
+    )
+    queue = next(s for s in progress.steps if s.step == "queue")
+    assert (queue.scanned, queue.done) == (4, False)

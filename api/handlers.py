@@ -1,0 +1,38 @@
+"""The API's interceptors change what a method does, never what it takes or answers: each wraps
+the behaviour of a unary or server-streaming method, and keeps the rest of its handler."""
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+Wrap = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def rewrapped(
+    handler: grpc.RpcMethodHandler,
+    *,
+    unary: Wrap,
+    streaming: Wrap,
+    deserializer: Callable[[Any], Any] | None = None,
+) -> grpc.RpcMethodHandler:
+    """`handler` with its behaviour wrapped by `unary` or `streaming`, and its request
+    deserializer by `deserializer` if given. Client-streaming methods pass as they are."""
+    deserialize = handler.request_deserializer
+    if deserializer is not None:
+        deserialize = deserializer(deserialize)
+    if handler.request_streaming:
+        return handler
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            unary(handler.unary_unary),
+            request_deserializer=deserialize,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            streaming(handler.unary_stream),
+            request_deserializer=deserialize,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
