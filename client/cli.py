@@ -51,6 +51,7 @@ from lifecycle.transitions import TRANSITIONS
 from lifecycle.transitions import superseded as lifecycle_superseded
 from security.tls import TlsSettingsError, client_credentials
 from settings import Settings
+from telemetry.tracing import command_span, start_tracing, stop_tracing
 
 if TYPE_CHECKING:
     from stores.auth_table import AuthTable
@@ -191,6 +192,7 @@ def refuse_argument(message: str) -> NoReturn:
 def _exit(code: int) -> NoReturn:
     """Leave through a clean exit path: gRPC's and the stores' threads can crash or hang at
     interpreter exit, which would change the exit code."""
+    stop_tracing()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -239,12 +241,18 @@ def _interrupted() -> NoReturn:
 def run_api(command: Callable[[ApiClient], Awaitable[int | None]]) -> NoReturn:
     """Run one command that calls the API."""
 
+    settings = Settings()
     try:
-        credentials = client_credentials(Settings())
+        credentials = client_credentials(settings)
     except TlsSettingsError as error:
         refuse_argument(str(error))
+    start_tracing("cli", endpoint=settings.otel_exporter_otlp_endpoint)
 
     async def main() -> int:
+        with command_span(this_command()):
+            return await calls()
+
+    async def calls() -> int:
         async with ApiClient(invocation.endpoint, credentials) as api:
             invocation.api = api
             try:
@@ -951,6 +959,51 @@ def migrate() -> None:
         print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
 
     run_admin(command)
+
+
+@app.command("top")
+def top(
+    metrics_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metrics",
+            metavar="URL",
+            help="A metrics endpoint to read, http://HOST:PORT/metrics (repeatable): instead of"
+            " those the stack lists.",
+        ),
+    ] = None,
+    interval: Annotated[
+        float,
+        typer.Option(
+            min=0.1, metavar="SECONDS", help="Seconds between two reads of the endpoints."
+        ),
+    ] = 2.0,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Print one frame, after two reads one interval apart, and exit (3 if no"
+            " endpoint answered).",
+        ),
+    ] = False,
+) -> None:
+    """Live figures of the control plane, as the dashboard shows them: operations by status,
+    rows per second, retries, queue depth, API latency (docs/operability.md).
+
+    Read from the Prometheus endpoints of the API server and the workers: by default those
+    `make run` lists in its state directory (metrics.json in $ARMONIK_STATE_DIR, or .state in the
+    repository). An endpoint that does not answer shows as down. Ctrl-C leaves."""
+    from client import top as live_top
+
+    try:
+        endpoints = live_top.endpoints(metrics_url or [], live_top.state_dir())
+    except live_top.NoEndpoints as error:
+        refuse_argument(str(error))
+    try:
+        code = live_top.run(endpoints, interval, once, out)
+    except KeyboardInterrupt:
+        code = 0
+    _exit(code)
 
 
 # --- auth: admin commands on the AuthTable -----------------------------------------------------
