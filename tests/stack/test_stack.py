@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,12 +47,9 @@ from stack.ports import is_listening
 from stack.probes import check_temporal
 from stack.supervisor import Backoff, Supervisor, display_path
 from stack.temporal_server import Temporal
+from tests.stack_process import PROCESS_TIMEOUT, REPO_ROOT, SERVERS, StackProcess, own_servers_env
 
 pytestmark = pytest.mark.stack
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Generous: two cores may be shared with other test runs.
-PROCESS_TIMEOUT = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -538,16 +534,9 @@ def test_python_m_stack_refuses_zero_workers() -> None:
 
 
 def test_python_m_stack_starts_its_own_servers_and_stops_them_on_sigterm() -> None:
-    temporal, ui, postgres, redis, s3 = free_ports(5)
     with tempfile.TemporaryDirectory(prefix="armonik-stack-") as state_dir:
-        env = os.environ | {
-            "ARMONIK_STATE_DIR": state_dir,
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
-            "TEMPORAL_UI_PORT": str(ui),
-            "POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:{postgres}/postgres",
-            "REDIS_URL": f"redis://127.0.0.1:{redis}/0",
-            "S3_ENDPOINT": f"http://127.0.0.1:{s3}",
-        }
+        env, ports = own_servers_env(state_dir)
+        temporal, ui, postgres, redis, s3 = (ports[name] for name in SERVERS[:5])
         running = StackProcess(env)
         try:
             running.wait_for("ready in")
@@ -569,60 +558,6 @@ def test_python_m_stack_starts_its_own_servers_and_stops_them_on_sigterm() -> No
         assert [port for port in ports if is_listening("127.0.0.1", port)] == []
         assert not list(Path(state_dir, "run").glob("*.pid"))
         assert _matching(leftovers) == []
-
-
-class StackProcess:
-    """`python -m stack` (by default with --no-worker) with its output read line by line as it
-    comes."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stack", *(args or ["--no-worker"])],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        """The first line with `text`, once it came."""
-        for line in self.output:
-            if text in line:
-                return line
-        deadline = time.monotonic() + PROCESS_TIMEOUT
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self._lines.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.output.append(line)
-            if text in line:
-                return line
-        pytest.fail(f"no line with {text!r} in the output:\n{''.join(self.output)}")
-
-    def interrupt(self, signum: signal.Signals) -> int:
-        self.process.send_signal(signum)
-        return self.process.wait(PROCESS_TIMEOUT)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(PROCESS_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _in_parallel(actions: list) -> None:
