@@ -218,7 +218,7 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
     try:
         # A worker that cannot start even once is a bug to read about, not to retry.
         ports = [metrics[f"worker-{n}"] for n in range(1, workers + 1)] if metrics else None
-        started = stack.start_workers(workers, metrics_ports=ports)
+        started = stack.start_workers(workers, metrics_ports=ports, **_shared_bounds(workers))
     except StackError as error:
         _say(f"a worker failed to start:\n{error}", error=True)
         return 1
@@ -265,6 +265,18 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         supervisor.stop()
         (stack.state_dir / METRICS_FILE).unlink(missing_ok=True)
+
+
+def _shared_bounds(workers: int) -> dict[str, int]:
+    """The one S3 server is shared by every worker: unless S3_DELETES_IN_FLIGHT says otherwise,
+    the workers share the default bound of delete calls rather than each taking all of it (two
+    workers at 32 each made SeaweedFS's calls outlast the store timeout, and purges retry)."""
+    if "S3_DELETES_IN_FLIGHT" in os.environ or workers < 2:
+        return {}
+    from settings import Settings
+
+    default = Settings.model_fields["s3_deletes_in_flight"].default
+    return {"S3_DELETES_IN_FLIGHT": max(1, default // workers)}
 
 
 def _metrics_ports(workers: int) -> dict[str, int]:
