@@ -78,7 +78,9 @@ async def test_concurrent_operations_stay_within_the_spec(client):
 async def test_a_cancel_admitted_during_a_purge_takes_effect_before_it(client):
     """Purge is marked PURGED only by its last step: a Cancel admitted while the purge deletes
     data is accepted (from CLOSED), and the session ends as Cancel-then-Purge leaves it."""
-    session_id = await new_session(client, mix=MIX, results=2000)
+    # Enough results that many batch calls remain once the purge is seen started (2,000 were
+    # purged, now and then, in the moment between seeing it start and admitting the cancel).
+    session_id = await new_session(client, mix=MIX, results=8000)
     await client.run(Operation.CLOSE, session_id)
     purge = await client.start(Operation.PURGE, session_id)
     await eventually(lambda: _scanned(purge), what="the purge to start")
