@@ -124,7 +124,15 @@ class ObjectStorage:
             if errors:
                 raise RuntimeError(f"S3 refused to delete {len(errors)} objects: {errors[:3]}")
 
-        await asyncio.gather(*(delete_chunk(c) for c in chunks))
+        # A failed call cancels its siblings: the batch is retried whole, and calls left running
+        # would hold the process's bound meanwhile, and race the retry's.
+        try:
+            async with asyncio.TaskGroup() as calls:
+                for chunk in chunks:
+                    calls.create_task(delete_chunk(chunk))
+        except ExceptionGroup as failed:
+            # The first failure says why (its cause is what the retries metric counts).
+            raise failed.exceptions[0] from None
 
     async def keys(self, prefix: str = "") -> list[str]:
         """Every key under `prefix`; for checks and tests."""
