@@ -16,7 +16,6 @@ import http.client
 import itertools
 import json
 import math
-import os
 import time
 import urllib.request
 from collections import defaultdict
@@ -33,10 +32,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from stack.state import METRICS_FILE
 from telemetry import metrics
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ENDPOINTS_FILE = "metrics.json"
 # Temporal's own count of failed activity executions, on the same endpoints.
 TEMPORAL_ACTIVITY_FAILED = "temporal_activity_execution_failed_total"
 # Labels every series of a process has: they tell processes apart, not figures.
@@ -53,11 +51,6 @@ Key = tuple[str, ...]  # the values of the labels a figure is grouped by
 
 class NoEndpoints(ValueError):
     """Nothing to read: no endpoint given, and none listed by the stack."""
-
-
-def state_dir() -> Path:
-    """Where `make run` keeps its state, as the stack defaults it."""
-    return Path(os.environ.get("ARMONIK_STATE_DIR", REPO_ROOT / ".state"))
 
 
 def endpoint_url(given: str) -> str:
@@ -82,7 +75,7 @@ def endpoints(given: Sequence[str], state: Path) -> dict[str, str]:
     if given:
         urls = [endpoint_url(g) for g in given]
         return {urlsplit(u).netloc: u for u in urls}
-    listed = state / ENDPOINTS_FILE
+    listed = state / METRICS_FILE
     try:
         data = json.loads(listed.read_text())
     except FileNotFoundError:

@@ -26,10 +26,10 @@ from stack.ports import is_listening
 from stack.probes import S3Check, check_postgres, check_redis, check_temporal
 from stack.server import Server, ServerError
 from stack.stack import Stack, StackError
+from stack.state import METRICS_FILE, default_state_dir
 from stack.supervisor import Supervisor, display_path, exit_cause
 from stack.temporal_server import SEARCH_ATTRIBUTES
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS_BY_SCHEME = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "https": 443}
 # How often the servers are checked for an unexpected exit.
 WATCH_INTERVAL = 0.5
@@ -37,7 +37,6 @@ WATCH_INTERVAL = 0.5
 # N on the N-th after it (METRICS_PORT=0: none). Where, for `armonik-sessions top`: METRICS_FILE.
 METRICS_PORT_VARIABLE = "METRICS_PORT"
 DEFAULT_METRICS_PORT = 9464
-METRICS_FILE = "metrics.json"
 
 
 @dataclass
@@ -96,7 +95,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--state-dir",
         type=Path,
-        default=Path(os.environ.get("ARMONIK_STATE_DIR", REPO_ROOT / ".state")),
+        default=default_state_dir(),
         help="where data, logs and the lock live (default: $ARMONIK_STATE_DIR or <repo>/.state)",
     )
     workers = parser.add_mutually_exclusive_group()

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from stack.probes import NotAnswering
 from stack.server import Server
+from stack.state import REPO_ROOT
 
 # The worker prints this line on stdout once it polls its task queue.
 READY_LINE = "worker ready"
 # The API server prints this one once it accepts calls (api/server.py).
 API_READY_LINE = "api ready"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker(Server):
