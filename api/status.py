@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -24,6 +23,7 @@ from lifecycle.refusals import (
     NOT_FOUND,
     Refused,
 )
+from stores.failures import POSTGRES_DOWN
 
 log = logging.getLogger("armonik_sessions.api")
 
@@ -40,14 +40,7 @@ TEMPORAL_UNREACHABLE = {
     RPCStatusCode.RESOURCE_EXHAUSTED,
 }
 # A store that cannot be reached or did not answer in time (settings.store_timeout).
-STORE_UNREACHABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-)
+STORE_UNREACHABLE = (OSError, TimeoutError, *POSTGRES_DOWN)
 
 
 async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> None:

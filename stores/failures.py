@@ -17,12 +17,16 @@ TIMEOUTS = (
     botocore.exceptions.ReadTimeoutError,
     botocore.exceptions.ConnectTimeoutError,
 )
-DOWN = (
-    OSError,
+# PostgreSQL out of reach, as asyncpg says it (the API answers these UNAVAILABLE too).
+POSTGRES_DOWN = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+)
+DOWN = (
+    OSError,
+    *POSTGRES_DOWN,
     redis.exceptions.ConnectionError,
     botocore.exceptions.EndpointConnectionError,
     botocore.exceptions.ConnectionClosedError,
