@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lifecycle.models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HISTORY_LIMIT
+from lifecycle.models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HISTORY_LIMIT, DEFAULT_STALL_SECONDS
 
 
 class Settings(BaseSettings):
@@ -91,7 +91,11 @@ class Settings(BaseSettings):
     # every range and session in it shares, so that more ranges or operations never ask more of
     # the object store than it serves at once.
     object_batch_size: int = 16000
+    # The window of delete calls in flight follows what the store serves (stores/adaptive.py):
+    # it halves when a call times out, is throttled or answers slowly, and grows back by one
+    # call per window of calls that answer in time, between these two.
     s3_deletes_in_flight: int = 32
+    s3_deletes_floor: int = 1
     # An activity call runs at most this many batches, for at most this long, before it hands
     # progress back to its workflow: the activity stays short and the history small.
     batches_per_call: int = 20
@@ -99,6 +103,10 @@ class Settings(BaseSettings):
     # Each bulk step cuts the session's rows into this many ranges, which run side by side as
     # separate chains of activity calls, on any worker of the task queue.
     sweep_ranges: int = 4
+    # A bulk step whose calls keep failing without committing anything for this long shows as
+    # stalled, with its cause (in the workflow's current details, WatchOperation, `top`, the
+    # operations_stalled metric). It goes on retrying all the same.
+    stall_seconds: float = DEFAULT_STALL_SECONDS
     # An operation's workflow continues as new once its history passes this many events, so
     # that it stays small (and quick to replay) whatever the session's size.
     history_limit: int = DEFAULT_HISTORY_LIMIT

@@ -6,6 +6,7 @@ from temporalio import activity
 from activities.batches import BatchRunner
 from lifecycle.models import StepProgress, Sweep
 from lifecycle.transitions import QUEUED_TASK_STATUS
+from stores.adaptive import AdaptiveSize
 from stores.protocols import Queue, TasksTable
 from stores.queue import QueuedTask
 from stores.tasks_table import TaskRow
@@ -17,12 +18,12 @@ def _queued(rows: list[TaskRow]) -> list[QueuedTask]:
 
 class QueueActivities:
     def __init__(
-        self, tasks: TasksTable, queue: Queue, runner: BatchRunner, batch_size: int
+        self, tasks: TasksTable, queue: Queue, runner: BatchRunner, size: AdaptiveSize
     ) -> None:
         self.tasks = tasks
         self.queue = queue
         self.runner = runner
-        self.batch_size = batch_size
+        self.size = size
 
     @activity.defn
     async def enqueue_tasks(self, sweep: Sweep) -> StepProgress:
@@ -33,7 +34,7 @@ class QueueActivities:
             rows = await self.tasks.rows(tx, sweep.session_id, span, [QUEUED_TASK_STATUS])
             return await self.queue.push(_queued(rows))
 
-        return await self.runner.run(sweep, self.tasks, self.batch_size, push)
+        return await self.runner.run(sweep, self.tasks, self.size, push)
 
     @activity.defn
     async def dequeue_tasks(self, sweep: Sweep) -> StepProgress:
@@ -43,4 +44,4 @@ class QueueActivities:
             rows = await self.tasks.rows(tx, sweep.session_id, span, sweep.from_statuses or None)
             return await self.queue.remove(_queued(rows))
 
-        return await self.runner.run(sweep, self.tasks, self.batch_size, remove)
+        return await self.runner.run(sweep, self.tasks, self.size, remove)

@@ -10,7 +10,9 @@ from activities.results import ResultsActivities
 from activities.sessions import SessionsActivities
 from activities.tasks import TasksActivities
 from settings import Settings
+from stores.adaptive import batch_size
 from stores.protocols import StoreSet
+from telemetry.metrics import store_limit_gauge
 
 
 def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
@@ -20,6 +22,15 @@ def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
         stores.operations,
         settings.batches_per_call,
         settings.call_seconds,
+        slow_batch_seconds=settings.store_timeout / 2,
+    )
+    # One size per table for the whole process: every step, range and session walking the table
+    # learns from the same store.
+    task_batches = batch_size(
+        settings.task_batch_size, store_limit_gauge("postgres", "tasks_per_batch")
+    )
+    result_batches = batch_size(
+        settings.result_batch_size, store_limit_gauge("postgres", "results_per_batch")
     )
     ranges = RangesActivities(
         stores.db, {"tasks": stores.tasks, "results": stores.results}, stores.operations
@@ -31,14 +42,18 @@ def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
         stores.operations,
         settings.default_partition,
     )
-    tasks = TasksActivities(stores.tasks, runner, settings.task_batch_size)
-    queue = QueueActivities(stores.tasks, stores.queue, runner, settings.task_batch_size)
-    results = ResultsActivities(stores.results, runner, settings.result_batch_size)
+    tasks = TasksActivities(stores.tasks, runner, task_batches)
+    queue = QueueActivities(stores.tasks, stores.queue, runner, task_batches)
+    results = ResultsActivities(stores.results, runner, result_batches)
     objects = ObjectStorageActivities(
+        stores.db,
+        stores.sessions,
+        stores.operations,
         stores.results,
         stores.objects,
-        runner,
         settings.object_batch_size,
+        settings.batches_per_call,
+        settings.call_seconds,
     )
     return [
         sessions.check_partitions,

@@ -5,14 +5,15 @@ from temporalio import activity
 from activities.batches import BatchRunner
 from lifecycle.models import StepProgress, Sweep
 from lifecycle.statuses import ResultStatus
+from stores.adaptive import AdaptiveSize
 from stores.protocols import ResultsTable
 
 
 class ResultsActivities:
-    def __init__(self, results: ResultsTable, runner: BatchRunner, batch_size: int) -> None:
+    def __init__(self, results: ResultsTable, runner: BatchRunner, size: AdaptiveSize) -> None:
         self.results = results
         self.runner = runner
-        self.batch_size = batch_size
+        self.size = size
 
     @activity.defn
     async def update_results(self, sweep: Sweep) -> StepProgress:
@@ -29,11 +30,11 @@ class ResultsActivities:
                 tx, sweep.session_id, span, sweep.from_statuses, sweep.to_status
             )
 
-        return await self.runner.run(sweep, self.results, self.batch_size, flip)
+        return await self.runner.run(sweep, self.results, self.size, flip)
 
     @activity.defn
     async def delete_results(self, sweep: Sweep) -> StepProgress:
         async def delete(tx, span):
             return await self.results.delete_span(tx, sweep.session_id, span)
 
-        return await self.runner.run(sweep, self.results, self.batch_size, delete)
+        return await self.runner.run(sweep, self.results, self.size, delete)

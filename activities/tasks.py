@@ -4,14 +4,15 @@ from temporalio import activity
 
 from activities.batches import BatchRunner
 from lifecycle.models import StepProgress, Sweep
+from stores.adaptive import AdaptiveSize
 from stores.protocols import TasksTable
 
 
 class TasksActivities:
-    def __init__(self, tasks: TasksTable, runner: BatchRunner, batch_size: int) -> None:
+    def __init__(self, tasks: TasksTable, runner: BatchRunner, size: AdaptiveSize) -> None:
         self.tasks = tasks
         self.runner = runner
-        self.batch_size = batch_size
+        self.size = size
 
     @activity.defn
     async def update_tasks(self, sweep: Sweep) -> StepProgress:
@@ -23,11 +24,11 @@ class TasksActivities:
                 tx, sweep.session_id, span, sweep.from_statuses, sweep.to_status
             )
 
-        return await self.runner.run(sweep, self.tasks, self.batch_size, flip)
+        return await self.runner.run(sweep, self.tasks, self.size, flip)
 
     @activity.defn
     async def delete_tasks(self, sweep: Sweep) -> StepProgress:
         async def delete(tx, span):
             return await self.tasks.delete_span(tx, sweep.session_id, span)
 
-        return await self.runner.run(sweep, self.tasks, self.batch_size, delete)
+        return await self.runner.run(sweep, self.tasks, self.size, delete)

@@ -48,7 +48,11 @@ async def seed(
     results: int = 0,
     objects: bool = False,
     seed_value: int = 0,
+    upload_every: int = 1,
 ) -> SeedReport:
+    """`objects`: each result gets an object key, and every `upload_every`-th of them its
+    object (a scale test of deletes needs the keys more than the bytes: S3 deletes a missing
+    key as it deletes an object)."""
     session = await stores.sessions.get_live(session_id)
     if session is None:
         raise Refused(NOT_FOUND, f"session {session_id} not found")
@@ -97,7 +101,8 @@ async def seed(
                 )
             )
         if objects:
-            uploaded += await _upload(stores, [r.opaque_id for r in rows if r.opaque_id])
+            keys = [r.opaque_id for r in rows if r.opaque_id]
+            uploaded += await _upload(stores, keys[::upload_every])
         # Objects first: a row never points at an object that was not written.
         async with stores.db.transaction() as tx:
             await stores.results.insert(tx, rows)

@@ -2,6 +2,7 @@
 started it with an ArmoniK RPC (which answers only once the operation is done)."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -114,4 +115,16 @@ def _message(progress: Progress, *, ended: bool) -> pb.OperationProgress:
             for r in progress.retrying
         ],
         ended=ended,
+        failing=[
+            pb.Failing(
+                step=f.step,
+                activity=f.activity,
+                last_failure=f.last_failure,
+                seconds=max(0.0, time.time() - f.since),
+                calls=f.calls,
+                stalled=f.stalled,
+            )
+            for f in progress.failing
+        ],
+        stalled=progress.stalled,
     )

@@ -9,6 +9,7 @@ that answered from one that never did.
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -32,7 +33,15 @@ from client.messages import (
     task_options_message,
 )
 from client.protos import operations_pb2, operations_pb2_grpc
-from lifecycle.models import Partition, Progress, Retrying, Session, StepProgress, TaskOptions
+from lifecycle.models import (
+    Failing,
+    Partition,
+    Progress,
+    Retrying,
+    Session,
+    StepProgress,
+    TaskOptions,
+)
 from lifecycle.statuses import Operation, SessionStatus
 from stores.list_query import MAX_PAGE_SIZE, OPTIONS_MAP
 from telemetry.tracing import client_interceptors
@@ -135,6 +144,17 @@ def progress_from_message(
             for s in message.steps
         ],
         retrying=[Retrying(r.activity, r.attempt, r.last_failure) for r in message.retrying],
+        failing=[
+            Failing(
+                f.step,
+                f.activity,
+                f.last_failure,
+                since=time.time() - f.seconds,
+                calls=f.calls,
+                stalled=f.stalled,
+            )
+            for f in message.failing
+        ],
     )
 
 

@@ -371,7 +371,11 @@ class Bars:
 
     def draw(self, state: models.Progress) -> None:
         note = ""
-        if state.retrying:
+        if state.failing:
+            f = next((f for f in state.failing if f.stalled), state.failing[0])
+            label = "STALLED" if f.stalled else "retrying"
+            note = f"{label} {f.step}, {f.calls} failed call(s): {f.last_failure[:60]}"
+        elif state.retrying:
             r = state.retrying[0]
             note = f"retrying {r.activity} (attempt {r.attempt}): {r.last_failure[:60]}"
         for step in state.steps:

@@ -149,6 +149,7 @@ class SessionsClient:
             heartbeat_timeout=self.settings.heartbeat_timeout,
             sweep_ranges=self.settings.sweep_ranges,
             requested_by=requested_by,
+            stall_seconds=self.settings.stall_seconds,
         )
         for _ in range(MAX_FRESH_STARTS):
             handle = await self._start(

@@ -318,6 +318,7 @@ def operations_table(view: View) -> Table:
     superseded = view.total(metrics.OPERATIONS_SUPERSEDED + "_total", by)
     refused = view.total(metrics.OPERATIONS_REFUSED + "_total", ("operation", "code"))
     running = view.gauge(metrics.OPERATIONS_RUNNING, by)
+    stalled = view.gauge(metrics.OPERATIONS_STALLED, by)
     started_rate = view.rate(metrics.OPERATIONS_STARTED + "_total", by)
     completed_rate = view.rate(metrics.OPERATIONS_COMPLETED + "_total", by)
     refused_by: dict[Key, dict[str, float]] = defaultdict(dict)
@@ -328,6 +329,7 @@ def operations_table(view: View) -> Table:
         [
             key[0] or "?",
             _count(running.get(key, 0)),
+            _stalled(stalled.get(key, 0)),
             _rate(_maybe(view, started_rate, key)),
             _rate(_maybe(view, completed_rate, key)),
             _count(started.get(key, 0)),
@@ -338,9 +340,27 @@ def operations_table(view: View) -> Table:
         ]
         for key in keys
     ]
-    columns = ["operation", "running", "started/s", "completed/s", "started", "admitted"]
+    columns = ["operation", "running", "stalled", "started/s", "completed/s", "started"]
+    columns += ["admitted"]
     columns += ["completed", "superseded", "refused"]
     return _make_table("Operations", columns, rows)
+
+
+def _stalled(count: float) -> Text | str:
+    return Text(_count(count), style="bold red") if count else _count(count)
+
+
+def limits_table(view: View) -> Table:
+    """Each process's adaptive store limits as they are now: one that sits below its ceiling
+    says that the store could not serve more."""
+    rows = []
+    for scrape in view.up:
+        for labels, value in sorted(view._of(scrape, metrics.STORE_LIMIT)):
+            named = dict(labels)
+            rows.append(
+                [scrape.name, named.get("store", "?"), named.get("limit", "?"), _count(value)]
+            )
+    return _make_table("Store limits", ["process", "store", "limit", "now"], rows)
 
 
 def throughput_table(view: View) -> Table:
@@ -447,6 +467,7 @@ def frame(view: View, interval: float, clock: Callable[[], str] | None = None) -
             throughput_table(view),
             retries_table(view),
             queues_table(view),
+            limits_table(view),
             api_table(view),
         ]
     parts.append(endpoints_table(view))

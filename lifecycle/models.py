@@ -85,6 +85,8 @@ class Partition:
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
 # An operation continues as new past this many history events (settings.py).
 DEFAULT_HISTORY_LIMIT = 400
+# A bulk step that retries this long without committing shows as stalled (settings.py).
+DEFAULT_STALL_SECONDS = 60.0
 
 
 @dataclass
@@ -147,6 +149,8 @@ class OperationRequest:
     sweep_ranges: int = 1
     # The user who asked (api/auth.py), for the operations log.
     requested_by: str = ""
+    # A bulk step that retries this long without committing shows as stalled (settings.py).
+    stall_seconds: float = DEFAULT_STALL_SECONDS
     carried: Carried | None = None
 
 
@@ -217,6 +221,20 @@ class Retrying:
 
 
 @dataclass
+class Failing:
+    """A range of a bulk step whose calls fail, as the workflow saw them: since when nothing
+    it knows of committed (workflow time, epoch seconds), how many calls failed since, and the
+    last failure. Past the operation's stall_seconds it is stalled."""
+
+    step: str
+    activity: str
+    last_failure: str
+    since: float
+    calls: int = 1
+    stalled: bool = False
+
+
+@dataclass
 class Progress:
     """What the `progress` query answers, and the workflow's current details show."""
 
@@ -229,6 +247,12 @@ class Progress:
     ranges: list[StepProgress] = field(default_factory=list)
     # Filled by the client from the server's description of the execution, not by the workflow.
     retrying: list[Retrying] = field(default_factory=list)
+    # The ranges whose calls failed, each until one commits again (kept by the workflow).
+    failing: list[Failing] = field(default_factory=list)
+
+    @property
+    def stalled(self) -> bool:
+        return any(f.stalled for f in self.failing)
 
 
 # --- Activity inputs and outputs ---------------------------------------------------------------

@@ -17,6 +17,7 @@ SEARCH_ATTRIBUTES = {
     "Operation": "Keyword",
     "Outcome": "Keyword",
     "RequestedBy": "Keyword",
+    "Stalled": "Keyword",
 }
 
 

@@ -11,6 +11,7 @@ from stores.queue import Queue
 from stores.results_table import ResultsTable
 from stores.sessions_table import SessionsTable
 from stores.tasks_table import TasksTable
+from telemetry.metrics import store_limit_gauge
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Stores:
             timeout,
             settings.s3_deletes_in_flight,
             settings.s3_ca_bundle,
+            deletes_floor=settings.s3_deletes_floor,
+            on_window=store_limit_gauge("s3", "calls_in_flight"),
         )
         return cls(
             db=db,
@@ -45,7 +48,9 @@ class Stores:
             tasks=TasksTable(db),
             results=ResultsTable(db),
             operations=OperationsLog(db),
-            queue=Queue.connect(settings.redis_url, timeout),
+            queue=Queue.connect(
+                settings.redis_url, timeout, store_limit_gauge("redis", "members_per_pipeline")
+            ),
             objects=objects,
         )
 

@@ -6,7 +6,10 @@ import asyncpg
 import botocore.exceptions
 import redis.exceptions
 
-from telemetry.metrics import OTHER, STORE_DOWN, TIMEOUT
+# The causes, as the metric of retried attempts labels them.
+STORE_DOWN = "store_down"
+TIMEOUT = "timeout"
+OTHER = "other"
 
 TIMEOUTS = (
     TimeoutError,

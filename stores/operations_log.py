@@ -10,6 +10,7 @@ import asyncpg
 from lifecycle.models import StepProgress
 from lifecycle.statuses import Operation
 from stores.database import Database
+from stores.keyset import Acked
 
 
 @dataclass
@@ -92,16 +93,64 @@ class OperationsLog:
         await conn.execute("DELETE FROM operation_steps WHERE session_id = $1", session_id)
         await conn.execute("DELETE FROM operations WHERE session_id = $1", session_id)
 
-    async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
-        """Count a batch before it begins, outside its transaction, so that a batch cut short by
-        a crash is counted too."""
-        await self.db.execute(
+    async def count_batch_start(
+        self, op_id: str, step: str, session_id: str, batches: int = 1, conn=None
+    ) -> None:
+        """Count batches (or calls) before they begin, outside their transaction, so that one
+        cut short by a crash is counted too."""
+        await (conn or self.db).execute(
             "INSERT INTO operation_steps (op_id, step, session_id, batches_started)"
-            " VALUES ($1, $2, $3, 1) ON CONFLICT (op_id, step) DO UPDATE"
-            " SET batches_started = operation_steps.batches_started + 1, updated_at = now()",
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (op_id, step) DO UPDATE"
+            " SET batches_started = operation_steps.batches_started + $4, updated_at = now()",
             op_id,
             step,
             session_id,
+            batches,
+        )
+
+    async def lock_step(self, conn: asyncpg.Connection, op_id: str, step: str) -> None:
+        """Hold the step for `conn`'s session (until unlock_step, or the connection's end): a
+        step that commits once per call, not once per transaction, keeps its attempts one at a
+        time this way. A wait is bounded by the store timeout, as every statement."""
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1), hashtext($2))", op_id, step)
+
+    async def unlock_step(self, conn: asyncpg.Connection, op_id: str, step: str) -> None:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1), hashtext($2))", op_id, step)
+
+    async def acknowledged(self, conn: asyncpg.Connection, op_id: str, step: str) -> Acked:
+        """The spans beyond the step's cursor that calls acknowledged (checkpoint() locks the
+        row; read this in the same transaction)."""
+        found = await conn.fetchval(
+            "SELECT acked FROM operation_steps WHERE op_id = $1 AND step = $2", op_id, step
+        )
+        return [(a, b) for a, b in found or []]
+
+    async def acknowledge(
+        self,
+        conn: asyncpg.Connection,
+        op_id: str,
+        step: str,
+        cursor: str,
+        acked: Acked,
+        scanned: int,
+        changed: int,
+        done: bool,
+        calls: int = 1,
+    ) -> None:
+        """Record one acknowledged call (`calls` 0: a part of a span with nothing to call): the
+        new cursor and spans beyond it, and its figures."""
+        await conn.execute(
+            "UPDATE operation_steps SET cursor = $3, acked = $4, scanned = scanned + $5,"
+            " changed = changed + $6, done = $7, batches_committed = batches_committed + $8,"
+            " updated_at = now() WHERE op_id = $1 AND step = $2",
+            op_id,
+            step,
+            cursor,
+            [list(span) for span in acked],
+            scanned,
+            changed,
+            done,
+            calls,
         )
 
     async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None:

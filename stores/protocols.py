@@ -11,13 +11,14 @@ PostgreSQL, an opaque token in memory. Methods that take one change (or lock) ro
 methods that do not run on their own.
 """
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from lifecycle.models import Guard, Session, StepProgress, TaskOptions
 from lifecycle.statuses import Operation
 from lifecycle.transitions import SessionTransition
-from stores.keyset import Span
+from stores.keyset import Acked, Span
 from stores.operations_log import AdmittedOperation
 from stores.queue import QueuedTask
 from stores.tasks_table import TaskRow
@@ -95,14 +96,17 @@ class TasksTable(SessionRows, Protocol):
 
 
 class ResultsTable(SessionRows, Protocol):
-    async def object_keys(
+    async def objects_of_span(
         self,
         tx: Tx,
         session_id: str,
         span: Span,
         statuses: list[int] | None = None,
         skip_manual: bool = False,
-    ) -> list[str]: ...
+    ) -> list[tuple[str, str | None]]:
+        """Every result of the span in key order, with its object key if its object is one to
+        delete (in `statuses`, if given), else None."""
+        ...
 
     async def mark_deleted(
         self, tx: Tx, session_id: str, span: Span, from_statuses: list[int], to_status: int
@@ -128,6 +132,11 @@ class ObjectStorage(Protocol):
         """Delete the objects; a key with no object is no error."""
         ...
 
+    async def delete_call(self, keys: list[str], proceed: Callable[[], bool] | None = None) -> bool:
+        """One delete call of at most 1,000 keys, within the process's window of calls, unless
+        `proceed()` says not to once its turn comes; whether it was made."""
+        ...
+
 
 class OperationsLog(Protocol):
     async def find(self, tx: Tx, op_id: str) -> AdmittedOperation | None: ...
@@ -148,9 +157,35 @@ class OperationsLog(Protocol):
 
     async def forget_session(self, tx: Tx, session_id: str) -> None: ...
 
-    async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
-        """Count a batch before it begins, outside its transaction."""
+    async def count_batch_start(
+        self, op_id: str, step: str, session_id: str, batches: int = 1, conn: Tx | None = None
+    ) -> None:
+        """Count batches (or calls) before they begin, outside their transaction."""
         ...
+
+    async def lock_step(self, conn: Tx, op_id: str, step: str) -> None:
+        """Hold the step for this connection until unlock_step or the connection's end: the
+        attempts of a step that commits per call take turns this way."""
+        ...
+
+    async def unlock_step(self, conn: Tx, op_id: str, step: str) -> None: ...
+
+    async def acknowledged(self, tx: Tx, op_id: str, step: str) -> Acked:
+        """The spans beyond the step's cursor that its calls acknowledged."""
+        ...
+
+    async def acknowledge(
+        self,
+        tx: Tx,
+        op_id: str,
+        step: str,
+        cursor: str,
+        acked: Acked,
+        scanned: int,
+        changed: int,
+        done: bool,
+        calls: int = 1,
+    ) -> None: ...
 
     async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None: ...
 

@@ -6,6 +6,7 @@ is already queued keeps its entry and its place (ZADD NX), so a retried batch ne
 twice.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from lifecycle.options import MAX_PRIORITY, MIN_PRIORITY
+from stores.adaptive import AdaptiveSize, OnChange
 
 PREFIX = "armonik:queue:"
 SEQUENCE = "armonik:queue-sequence"
@@ -52,29 +54,40 @@ def _rank(priority: int) -> int:
     return MAX_PRIORITY - max(MIN_PRIORITY, min(MAX_PRIORITY, priority))
 
 
+# Members one pipeline carries at most: a batch's push or removal is cut into pipelines of the
+# size that follows Redis (stores/adaptive.py), from this down to a hundredth of it.
+PIPELINE_MEMBERS = 10_000
+
+
 class Queue:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(
+        self, client: redis.Redis, slow_after: float = 1.0, on_pipeline: OnChange | None = None
+    ) -> None:
         self.redis = client
+        # A pipeline that times out or answers slower than `slow_after` halves the next ones.
+        self.pipeline = AdaptiveSize(
+            PIPELINE_MEMBERS // 100, PIPELINE_MEMBERS, on_pipeline or (lambda _: None)
+        )
+        self.slow_after = slow_after
 
     @classmethod
-    def connect(cls, url: str, timeout: float) -> "Queue":
+    def connect(cls, url: str, timeout: float, on_pipeline: OnChange | None = None) -> "Queue":
         """A client whose every command, its one retry included, fails within `timeout`."""
-        return cls(
-            redis.Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_timeout=timeout / 3,
-                socket_connect_timeout=timeout / 3,
-                # After a Redis restart every pooled connection is dead; without a retry the
-                # first command on each fails. Every command here is safe to repeat.
-                retry=Retry(ExponentialBackoff(cap=timeout / 6, base=0.05), 1),
-                retry_on_error=[
-                    redis_errors.ConnectionError,
-                    redis_errors.TimeoutError,
-                    ConnectionResetError,
-                ],
-            )
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=timeout / 3,
+            socket_connect_timeout=timeout / 3,
+            # After a Redis restart every pooled connection is dead; without a retry the
+            # first command on each fails. Every command here is safe to repeat.
+            retry=Retry(ExponentialBackoff(cap=timeout / 6, base=0.05), 1),
+            retry_on_error=[
+                redis_errors.ConnectionError,
+                redis_errors.TimeoutError,
+                ConnectionResetError,
+            ],
         )
+        return cls(client, slow_after=timeout / 6, on_pipeline=on_pipeline)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -85,26 +98,56 @@ class Queue:
             return 0
         last = await self.redis.incrby(SEQUENCE, len(tasks))
         first = last - len(tasks)
-        by_partition: dict[str, dict[str, int]] = defaultdict(dict)
-        for i, t in enumerate(tasks):
-            by_partition[t.partition_id][t.member] = (
-                _rank(t.priority) * SEQUENCE_SPAN + (first + i) % SEQUENCE_SPAN
+        commands = [
+            (
+                queue_key(t.partition_id),
+                t.member,
+                _rank(t.priority) * SEQUENCE_SPAN + (first + i) % SEQUENCE_SPAN,
             )
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition_id, scores in by_partition.items():
-                pipe.zadd(queue_key(partition_id), scores, nx=True)
-            return sum(await pipe.execute())
+            for i, t in enumerate(tasks)
+        ]
+
+        def zadd(pipe, key: str, part: list[tuple[str, str, int]]) -> None:
+            pipe.zadd(key, {member: score for _, member, score in part}, nx=True)
+
+        return await self._pipelined(commands, zadd)
 
     async def remove(self, tasks: list[QueuedTask]) -> int:
         if not tasks:
             return 0
-        by_partition: dict[str, list[str]] = defaultdict(list)
-        for t in tasks:
-            by_partition[t.partition_id].append(t.member)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition_id, members in by_partition.items():
-                pipe.zrem(queue_key(partition_id), *members)
-            return sum(await pipe.execute())
+        commands = [(queue_key(t.partition_id), t.member, 0) for t in tasks]
+
+        def zrem(pipe, key: str, part: list[tuple[str, str, int]]) -> None:
+            pipe.zrem(key, *(member for _, member, _ in part))
+
+        return await self._pipelined(commands, zrem)
+
+    async def _pipelined(self, commands: list[tuple[str, str, int]], command) -> int:
+        """Run `command` over (key, member, score) triples, one command per queue key within a
+        pipeline, in pipelines of the adaptive size; the sum of what the commands answer. Every
+        command here is safe to repeat, so a pipeline that failed is redone whole by the retry
+        of its batch."""
+        added = 0
+        while commands:
+            generation, size = self.pipeline.generation, self.pipeline.value
+            part, commands = commands[:size], commands[size:]
+            by_key: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+            for entry in part:
+                by_key[entry[0]].append(entry)
+            began = time.monotonic()
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for key, entries in by_key.items():
+                        command(pipe, key, entries)
+                    added += sum(await pipe.execute())
+            except redis_errors.TimeoutError:
+                self.pipeline.congested(generation)
+                raise
+            if time.monotonic() - began > self.slow_after:
+                self.pipeline.congested(generation)
+            else:
+                self.pipeline.succeeded()
+        return added
 
     async def pop(self, partition_id: str, n: int = 1) -> list[tuple[str, str]]:
         """Take the n first tasks of the partition's queue, as (session_id, task_id)."""

@@ -40,11 +40,14 @@ ACTIVITY_RETRIES = PREFIX + "activity_retries"
 API_REQUEST_SECONDS = PREFIX + "api_request_seconds"
 # Sampled from the queue (label: partition).
 QUEUE_DEPTH = PREFIX + "queue_depth"
+# Operations whose bulk steps retry without committing for longer than STALL_SECONDS, sampled
+# from Temporal's visibility store (label: operation).
+OPERATIONS_STALLED = PREFIX + "operations_stalled"
+# The limits that follow each store (stores/adaptive.py), as each process has them now (labels:
+# store, limit): S3 delete calls in flight, rows per PostgreSQL batch, members per Redis
+# pipeline.
+STORE_LIMIT = PREFIX + "store_limit"
 
-# Causes of a retried attempt (stores/failures.py tells them apart).
-STORE_DOWN = "store_down"
-TIMEOUT = "timeout"
-OTHER = "other"
 
 # The names as the endpoint shows them: counters end in _total, histograms are three series.
 COUNTERS = [
@@ -56,7 +59,7 @@ COUNTERS = [
     ROWS_CHANGED,
     ACTIVITY_RETRIES,
 ]
-GAUGES = [OPERATIONS_RUNNING, QUEUE_DEPTH]
+GAUGES = [OPERATIONS_RUNNING, QUEUE_DEPTH, OPERATIONS_STALLED, STORE_LIMIT]
 HISTOGRAMS = [BATCH_SECONDS, API_REQUEST_SECONDS]
 EXPOSED = sorted(
     [f"{name}_total" for name in COUNTERS]
@@ -96,6 +99,13 @@ def install_runtime(address: str, role: str) -> Runtime | None:
 def process_meter() -> MetricMeter:
     """The meter of the process's default runtime (a no-op one when it serves no metrics)."""
     return Runtime.default().metric_meter
+
+
+def store_limit_gauge(store: str, limit: str):
+    """What a limit of stores/adaptive.py calls with each new value: this process's gauge."""
+    gauge = process_meter().create_gauge(STORE_LIMIT, "adaptive limits of the stores")
+    labels = {"store": store, "limit": limit}
+    return lambda value: gauge.set(value, labels)
 
 
 def status_code_name(kind: str) -> str:

@@ -1,7 +1,7 @@
 """Gauges that no event tells, sampled by each worker every METRICS_SAMPLE_SECONDS: the depth of
-each partition's queue, and how many operations of each kind run (by Temporal's visibility
-store, on this deployment's task queue). Several workers sample the same figures: the dashboard
-and `armonik-sessions top` take the largest, not the sum."""
+each partition's queue, and how many operations of each kind run and are stalled (by Temporal's
+visibility store, on this deployment's task queue). Several workers sample the same figures:
+the dashboard and `armonik-sessions top` take the largest, not the sum."""
 
 import asyncio
 import logging
@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from lifecycle.statuses import Operation
 from stores.queue import Queue
-from telemetry.metrics import OPERATIONS_RUNNING, QUEUE_DEPTH, process_meter
+from telemetry.metrics import OPERATIONS_RUNNING, OPERATIONS_STALLED, QUEUE_DEPTH, process_meter
 
 log = logging.getLogger("armonik_sessions.metrics")
 
@@ -23,6 +23,7 @@ class Samplers:
         meter = process_meter()
         self.depth = meter.create_gauge(QUEUE_DEPTH, "tasks queued, by partition", "tasks")
         self.running = meter.create_gauge(OPERATIONS_RUNNING, "operations running", "operations")
+        self.stalled = meter.create_gauge(OPERATIONS_STALLED, "operations stalled", "operations")
         # A queue that empties loses its key: it reads 0 from then on, not its last depth.
         self.partitions_seen: set[str] = set()
 
@@ -38,6 +39,8 @@ class Samplers:
             )
             count = await self.temporal.count_workflows(query)
             self.running.set(count.count, {"operation": operation.value})
+            count = await self.temporal.count_workflows(query + ' AND Stalled = "true"')
+            self.stalled.set(count.count, {"operation": operation.value})
 
     async def run(self, interval: float) -> None:
         """Sample until cancelled; a store or Temporal out of reach skips a sample, no more."""

@@ -69,11 +69,20 @@ async def new_session(
     mix: dict[TaskStatus, int] | None = None,
     results: int = 0,
     objects: bool = True,
+    upload_every: int = 1,
 ) -> str:
-    """A RUNNING session seeded with tasks in the given statuses, and results."""
+    """A RUNNING session seeded with tasks in the given statuses, and results (with an object
+    key each if `objects`, and the object of every `upload_every`-th)."""
     session = await client.create(list(partitions or []), OPTIONS)
     for n, (status, count) in enumerate((mix or {}).items()):
         await seed(client.stores, session.session_id, count, status, seed_value=n)
     if results:
-        await seed(client.stores, session.session_id, 0, results=results, objects=objects)
+        await seed(
+            client.stores,
+            session.session_id,
+            0,
+            results=results,
+            objects=objects,
+            upload_every=upload_every,
+        )
     return session.session_id

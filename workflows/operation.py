@@ -69,6 +69,19 @@ RETRY = RetryPolicy(
 SHORT_CALL_HEARTBEATS = 2
 # A batch call heartbeats in the background; this only bounds a call that is alive but stuck.
 BATCH_CALL_TIMEOUT = timedelta(minutes=10)
+# A batch call's attempts before its failure reaches the workflow, which then records it (the
+# range retrying, stalled once nothing commits for the request's stall_seconds) and calls again,
+# RECALL_INTERVAL later: the workflow itself must see a step that does not move, and Temporal's
+# retries are invisible to it.
+CALL_ATTEMPTS = 3
+BATCH_RETRY = RetryPolicy(
+    initial_interval=RETRY.initial_interval,
+    backoff_coefficient=RETRY.backoff_coefficient,
+    maximum_interval=RETRY.maximum_interval,
+    maximum_attempts=CALL_ATTEMPTS,
+    non_retryable_error_types=REFUSAL_KINDS,
+)
+RECALL_INTERVAL = timedelta(seconds=10)
 
 # Search attributes the starter sets (SessionId, Operation) and the workflow's own (Outcome), so
 # that the Temporal UI can list a session's operations and tell refusals from failures.
@@ -76,6 +89,8 @@ SESSION_ID = SearchAttributeKey.for_keyword("SessionId")
 OPERATION = SearchAttributeKey.for_keyword("Operation")
 OUTCOME = SearchAttributeKey.for_keyword("Outcome")
 REQUESTED_BY = SearchAttributeKey.for_keyword("RequestedBy")
+# "true" while a bulk step of the operation is stalled (the stalled-operations gauge counts them).
+STALLED = SearchAttributeKey.for_keyword("Stalled")
 
 
 # The metric that counts an operation ended in each state but refused.
@@ -332,7 +347,7 @@ class SessionOperation:
             keep_manual=stage.keep_manual,
         )
         self.board.at(stage.step)
-        result = await self._call(stage.activity, sweep, batch=True)
+        result = await self._call(stage.activity, sweep, batch=True, step=sweep.step)
         if follows and not ends:
             result = dataclasses.replace(result, done=False)
         self.board.record(result)
@@ -346,18 +361,13 @@ class SessionOperation:
         arg: Arg,
         *,
         batch: bool = False,
+        step: str = "",
     ) -> Result:
         """Run one activity, retried until its stores answer. A refusal stops the operation."""
+        if batch:
+            return await self._batch_call(activity, arg, step or self.board.progress.step)
         heartbeat = timedelta(seconds=self.request.heartbeat_timeout)
         try:
-            if batch:
-                return await workflow.execute_activity_method(
-                    activity,
-                    arg,
-                    start_to_close_timeout=BATCH_CALL_TIMEOUT,
-                    heartbeat_timeout=heartbeat,
-                    retry_policy=RETRY,
-                )
             return await workflow.execute_local_activity_method(
                 activity,
                 arg,
@@ -372,6 +382,46 @@ class SessionOperation:
                 raise
             self.refusal = refusal
             raise Stopped from None
+
+    async def _batch_call(
+        self, activity: Callable[[Any, Arg], Awaitable[Result]], arg: Arg, step: str
+    ) -> Result:
+        """A batch call, called again for as long as its stores fail: each failure that gets
+        through its attempts is recorded on the progress board, and a range that commits
+        nothing for stall_seconds shows as stalled until it commits again."""
+        while True:
+            try:
+                result = await workflow.execute_activity_method(
+                    activity,
+                    arg,
+                    start_to_close_timeout=BATCH_CALL_TIMEOUT,
+                    heartbeat_timeout=timedelta(seconds=self.request.heartbeat_timeout),
+                    retry_policy=BATCH_RETRY,
+                )
+            except ActivityError as error:
+                refusal = _refusal_of(error)
+                if refusal is not None:
+                    self.refusal = refusal
+                    raise Stopped from None
+                failure, committed = _failure_of(error)
+                stalled = self.board.failed(
+                    step, activity.__name__, failure, committed, self.request.stall_seconds
+                )
+                self._tag_stalled(stalled)
+                await workflow.sleep(RECALL_INTERVAL)
+                continue
+            self._tag_stalled(self.board.recovered(step))
+            return result
+
+    def _tag_stalled(self, stalled: bool) -> None:
+        """Keep the Stalled search attribute as the board says, where the starter tagged the
+        execution (the time-skipping test server knows no custom search attribute)."""
+        if workflow.info().typed_search_attributes.get(SESSION_ID) is None:
+            return
+        value = "true" if stalled else None
+        if workflow.info().typed_search_attributes.get(STALLED) != value:
+            update = STALLED.value_set("true") if stalled else STALLED.value_unset()
+            workflow.upsert_search_attributes([update])
 
     def count(self, name: str, **labels: str) -> None:
         """One event of the operation's life, in the metrics of the worker that runs it."""
@@ -397,6 +447,19 @@ class SessionOperation:
         if workflow.info().typed_search_attributes.get(SESSION_ID) is not None:
             workflow.upsert_search_attributes([OUTCOME.value_set(state)])
         return progress
+
+
+def _failure_of(error: ActivityError) -> tuple[str, StepProgress | None]:
+    """A failed batch call's last failure, and the figures its step had committed by then
+    (activities/failure_interceptor.py sends them along)."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError):
+        return str(cause or error), None
+    committed = None
+    if cause.details and isinstance(cause.details[0], dict):
+        fields = {f.name for f in dataclasses.fields(StepProgress)}
+        committed = StepProgress(**{k: v for k, v in cause.details[0].items() if k in fields})
+    return cause.message, committed
 
 
 def _refusal_of(error: BaseException | None) -> Refusal | None:

@@ -7,7 +7,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from lifecycle.eta import format_eta
-    from lifecycle.models import Progress, Refusal, StepProgress, range_step, step_of
+    from lifecycle.models import Failing, Progress, Refusal, StepProgress, range_step, step_of
 
 
 class ProgressBoard:
@@ -62,11 +62,40 @@ class ProgressBoard:
             )
         self.show()
 
+    def failed(
+        self,
+        name: str,
+        activity: str,
+        failure: str,
+        committed: StepProgress | None,
+        stall_seconds: float,
+    ) -> bool:
+        """A call of the range (or step) `name` failed, after committing `committed` (the
+        step's figures then, if it said); whether the operation is stalled now."""
+        now = workflow.now().timestamp()
+        known = self._range(name)
+        moved = committed is not None and committed.scanned > known.scanned
+        if moved:
+            self.record(dataclasses.replace(committed, done=False))
+        entry = next((f for f in self.progress.failing if f.step == name), None)
+        if entry is None or moved:
+            entry = Failing(name, activity, failure, since=now, calls=0)
+            self.progress.failing = [f for f in self.progress.failing if f.step != name]
+            self.progress.failing.append(entry)
+        entry.calls += 1
+        entry.activity, entry.last_failure = activity, failure
+        entry.stalled = now - entry.since >= stall_seconds
+        self.show()
+        return self.progress.stalled
+
+    def recovered(self, name: str) -> bool:
+        """A call of `name` succeeded; whether the operation is still stalled elsewhere."""
+        self.progress.failing = [f for f in self.progress.failing if f.step != name]
+        return self.progress.stalled
+
     def range_done(self, name: str) -> None:
         """The range `name` of a step (or the step, in one range) has nothing left to walk."""
-        entry = next((r for r in self.progress.ranges if r.step == name), None)
-        if entry is None:
-            entry = self._entry(name)
+        entry = self._range(name)
         if not entry.done:
             self.record(dataclasses.replace(entry, done=True))
 
@@ -80,6 +109,13 @@ class ProgressBoard:
         lines = [f"**{p.operation.value}** session `{p.session_id}`: {p.state} ({p.step})"]
         if refusal is not None:
             lines.append(f"refused, {refusal.kind}: {refusal.message}")
+        now = workflow.now().timestamp()
+        for f in p.failing:
+            state = "**stalled**" if f.stalled else "retrying"
+            lines.append(
+                f"{state} {f.step}: nothing committed for {format_eta(now - f.since)},"
+                f" {f.calls} failed call(s) of {f.activity}, the last: {f.last_failure}"
+            )
         # Markdown: a list begins after a blank line.
         lines.append("")
         for s in p.steps:
@@ -91,6 +127,11 @@ class ProgressBoard:
                 f" {s.batches_committed:,} batches{speed}{left}{' (done)' if s.done else ''}"
             )
         workflow.set_current_details("\n".join(lines))
+
+    def _range(self, name: str) -> StepProgress:
+        """The figures of a range (or of a step in one range)."""
+        found = next((r for r in self.progress.ranges if r.step == name), None)
+        return found or self._entry(name)
 
     def _entry(self, step: str) -> StepProgress:
         found = next((s for s in self.progress.steps if s.step == step), None)

@@ -75,8 +75,24 @@ class Retrying(_message.Message):
     last_failure: str
     def __init__(self, activity: _Optional[str] = ..., attempt: _Optional[int] = ..., last_failure: _Optional[str] = ...) -> None: ...
 
+class Failing(_message.Message):
+    __slots__ = ("step", "activity", "last_failure", "seconds", "calls", "stalled")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    LAST_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    STALLED_FIELD_NUMBER: _ClassVar[int]
+    step: str
+    activity: str
+    last_failure: str
+    seconds: float
+    calls: int
+    stalled: bool
+    def __init__(self, step: _Optional[str] = ..., activity: _Optional[str] = ..., last_failure: _Optional[str] = ..., seconds: _Optional[float] = ..., calls: _Optional[int] = ..., stalled: _Optional[bool] = ...) -> None: ...
+
 class OperationProgress(_message.Message):
-    __slots__ = ("session_id", "operation", "state", "step", "steps", "retrying", "ended")
+    __slots__ = ("session_id", "operation", "state", "step", "steps", "retrying", "ended", "failing", "stalled")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +100,8 @@ class OperationProgress(_message.Message):
     STEPS_FIELD_NUMBER: _ClassVar[int]
     RETRYING_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
+    FAILING_FIELD_NUMBER: _ClassVar[int]
+    STALLED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     operation: str
     state: str
@@ -91,4 +109,6 @@ class OperationProgress(_message.Message):
     steps: _containers.RepeatedCompositeFieldContainer[StepProgress]
     retrying: _containers.RepeatedCompositeFieldContainer[Retrying]
     ended: bool
-    def __init__(self, session_id: _Optional[str] = ..., operation: _Optional[str] = ..., state: _Optional[str] = ..., step: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepProgress, _Mapping]]] = ..., retrying: _Optional[_Iterable[_Union[Retrying, _Mapping]]] = ..., ended: _Optional[bool] = ...) -> None: ...
+    failing: _containers.RepeatedCompositeFieldContainer[Failing]
+    stalled: bool
+    def __init__(self, session_id: _Optional[str] = ..., operation: _Optional[str] = ..., state: _Optional[str] = ..., step: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepProgress, _Mapping]]] = ..., retrying: _Optional[_Iterable[_Union[Retrying, _Mapping]]] = ..., ended: _Optional[bool] = ..., failing: _Optional[_Iterable[_Union[Failing, _Mapping]]] = ..., stalled: _Optional[bool] = ...) -> None: ...

@@ -8,10 +8,12 @@ from collections import Counter
 
 from admin.invariants import check
 from client.sessions import OperationHandle
+from lifecycle.models import Retrying
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from stores.queue import QueuedTask
 from tests.conftest import report_figure
 from tests.support import eventually, finished, new_session
+from workflows.operation import CALL_ATTEMPTS
 
 TASKS = 20_000
 # Each outage lasts this long, and the operation must be seen failing this many attempts in a
@@ -25,11 +27,17 @@ async def _running_step(handle: OperationHandle, step: str) -> bool:
     return any(s.step == step and s.scanned > 0 for s in state.steps)
 
 
-async def _retrying(handle: OperationHandle, attempts: int):
+async def _retrying(handle: OperationHandle, attempts: int) -> Retrying | None:
+    """The activity seen failing `attempts` attempts in a row, if one is: those of the call
+    retrying now, after those of its calls that failed through (the workflow's `failing`)."""
     state = await handle.progress()
     assert not await finished(handle), "the operation must wait for the store, not fail"
-    failing = [r for r in state.retrying if r.attempt >= attempts]
-    return failing[0] if failing else None
+    failed_calls = {f.activity: f.calls for f in state.failing}
+    for r in state.retrying:
+        seen = r.attempt + CALL_ATTEMPTS * failed_calls.get(r.activity, 0)
+        if seen >= attempts:
+            return Retrying(r.activity, seen, r.last_failure)
+    return None
 
 
 async def _outage(server, handle: OperationHandle, step: str) -> str:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.batches import BatchRunner
+from activities.batches import BatchRunner, StepFailed
 from activities.tasks import TasksActivities
 from admin.seed import seed
 from lifecycle.models import Guard, Sweep, TaskOptions
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS
+from stores.adaptive import batch_size
 from stores.keyset import Span
 from stores.tasks_table import TasksTable
 from tests.integration.history import scheduled_activities
@@ -133,15 +134,20 @@ async def test_a_retried_step_resumes_after_its_last_committed_batch(
         to_status=T.PAUSED,
     )
     flaky = FlakyTasks(stores.db, fail_on=committed_first + 1)
-    runner = BatchRunner(stores.db, stores.sessions, stores.operations, 50, call_seconds=60)
-    update_tasks = TasksActivities(flaky, runner, size).update_tasks
+    runner = BatchRunner(
+        stores.db, stores.sessions, stores.operations, 50, call_seconds=60, slow_batch_seconds=60
+    )
+    update_tasks = TasksActivities(flaky, runner, batch_size(size)).update_tasks
 
     # First attempt: k batches commit, the next one fails.
     first = ActivityEnvironment()
     beats: list[tuple] = []
     first.on_heartbeat = lambda *details: beats.append(details)
-    with pytest.raises(Interrupted):
+    with pytest.raises(StepFailed) as failed_call:
         await first.run(update_tasks, sweep)
+    assert isinstance(failed_call.value.__cause__, Interrupted)
+    # The failure tells what the step had committed before it, for the workflow's progress.
+    assert failed_call.value.progress.batches_committed == committed_first
 
     [checkpoint] = await stores.operations.steps(sweep.op_id)
     assert checkpoint.batches_committed == committed_first

@@ -18,6 +18,7 @@ from lifecycle.models import PlanRequest, Sweep
 from lifecycle.statuses import Operation, TaskStatus
 from lifecycle.transitions import TASK_FLIPS, TRANSITIONS, guard
 from settings import Settings
+from stores.adaptive import batch_size
 from stores.connect import Stores
 from stores.database import Database
 from stores.tasks_table import TasksTable
@@ -97,8 +98,10 @@ async def test_a_batch_waiting_on_the_session_lock_keeps_beating(client, stores)
     session_id = await new_session(client, mix={TaskStatus.DISPATCHED: 300})
     sweep = _pause_sweep(session_id, await _paused_admission(stores, session_id))
     events: list = []
-    runner = BatchRunner(stores.db, stores.sessions, stores.operations, 2, call_seconds=60)
-    update_tasks = TasksActivities(stores.tasks, runner, 100).update_tasks
+    runner = BatchRunner(
+        stores.db, stores.sessions, stores.operations, 2, call_seconds=60, slow_batch_seconds=60
+    )
+    update_tasks = TasksActivities(stores.tasks, runner, batch_size(100)).update_tasks
 
     async with stores.db.transaction() as tx:
         # An admission in progress: the batch waits for it to commit.

@@ -44,6 +44,7 @@ def scrape(url: str) -> dict[str, dict[tuple, float]]:
 
 
 LABELS_OF_INTEREST = {"operation", "step", "code", "rpc", "cause", "partition", "le", "activity"}
+LABELS_OF_INTEREST |= {"store", "limit"}
 
 
 class Endpoints:

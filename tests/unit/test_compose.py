@@ -174,8 +174,19 @@ def test_the_metrics_endpoints_are_not_published():
 
 def test_prometheus_reads_the_repository_s_configuration():
     assert mounts("prometheus") == {
-        "/etc/prometheus/prometheus.yml": "deploy/prometheus/prometheus.yml"
+        "/etc/prometheus/prometheus.yml": "deploy/prometheus/prometheus.yml",
+        "/etc/prometheus/alerts.yml": "deploy/prometheus/alerts.yml",
     }
+
+
+def test_the_stall_alert_is_loaded_and_shown_on_the_dashboard():
+    assert PROMETHEUS["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    (group,) = rules["groups"]
+    alerts = {r["alert"]: r for r in group["rules"]}
+    stalled = alerts["ArmoniKSessionsOperationStalled"]
+    assert metrics.OPERATIONS_STALLED in stalled["expr"]
+    assert any(f'alertname="{stalled["alert"]}"' in expr for expr in expressions())
 
 
 def test_grafana_s_provisioning_points_at_what_the_compose_mounts():

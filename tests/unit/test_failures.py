@@ -5,8 +5,7 @@ import botocore.exceptions
 import pytest
 import redis.exceptions
 
-from stores.failures import failure_cause
-from telemetry.metrics import OTHER, STORE_DOWN, TIMEOUT
+from stores.failures import OTHER, STORE_DOWN, TIMEOUT, failure_cause
 
 
 @pytest.mark.parametrize(

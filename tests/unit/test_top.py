@@ -270,11 +270,12 @@ def test_top_once_prints_the_figures(tmp_path):
     assert "1 of 2 endpoints up" in shown
     assert re.search(rf"127\.0\.0\.1:{down} .* down: ", shown)
     operations = _row(shown, "pause", "Operations")
-    # running, started/s, completed/s, started, admitted, completed, superseded, refused
+    # running, stalled, started/s, completed/s, started, admitted, completed, superseded, refused
     assert (
         operations[0] == "2"
-        and operations[1] == "0.0"
-        and operations[3:]
+        and operations[1] == "0"
+        and operations[2] == "0.0"
+        and operations[4:]
         == [
             "10",
             "0",
@@ -283,7 +284,7 @@ def test_top_once_prints_the_figures(tmp_path):
             "FAILED_PRECONDITION 2",
         ]
     )
-    assert 1.5 <= float(operations[2]) <= 2.2  # 1 completed in about 0.5 s
+    assert 1.5 <= float(operations[3]) <= 2.2  # 1 completed in about 0.5 s
     throughput = _row(shown, "pause", "Throughput")
     assert throughput[0] == "tasks" and throughput[2] == "41,000"
     assert 12 <= float(throughput[3]) <= 17.6  # 8 batches in about 0.5 s

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from lifecycle.models import Guard, Partition, Session, StepProgress, TaskOptions
 from lifecycle.statuses import Operation, SessionStatus
 from lifecycle.transitions import SessionTransition
-from stores.keyset import Span
+from stores.keyset import Acked, Span
 from stores.operations_log import AdmittedOperation
 from stores.protocols import Tx
 from stores.queue import QueuedTask
@@ -36,6 +36,7 @@ class Tables:
     partitions: dict[str, Partition] = field(default_factory=dict)
     operations: dict[str, AdmittedOperation] = field(default_factory=dict)
     steps: dict[tuple[str, str], StepProgress] = field(default_factory=dict)
+    acked: dict[tuple[str, str], Acked] = field(default_factory=dict)
     seq: int = 0
 
     def next_seq(self) -> int:
@@ -47,6 +48,8 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self.tables = Tables()
         self._lock = asyncio.Lock()
+        # The steps' locks (OperationsLog.lock_step), by step.
+        self.step_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -60,7 +63,25 @@ class MemoryDatabase:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Tx]:
-        yield self
+        connection = MemoryConnection(self)
+        try:
+            yield connection
+        finally:
+            # As a PostgreSQL session's advisory locks end with it.
+            for held in connection.held:
+                held.release()
+
+
+class MemoryConnection:
+    """A connection of the MemoryDatabase: its transactions are the database's, and it holds
+    the step locks taken on it until it is given back."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+        self.held: list[asyncio.Lock] = []
+
+    def transaction(self):
+        return self.db.transaction()
 
 
 class MemorySessionsTable:
@@ -205,20 +226,23 @@ class MemoryResultsTable(MemoryRows):
     def _key(self, row: ResultRow) -> str:
         return row.result_id
 
-    async def object_keys(
+    async def objects_of_span(
         self,
         tx: Tx,
         session_id: str,
         span: Span,
         statuses: list[int] | None = None,
         skip_manual: bool = False,
-    ) -> list[str]:
+    ) -> list[tuple[str, str | None]]:
         return [
-            r.opaque_id
+            (
+                r.result_id,
+                r.opaque_id
+                if (statuses is None or r.status in statuses)
+                and not (skip_manual and r.manual_deletion)
+                else None,
+            )
             for r in self.in_span(session_id, span)
-            if r.opaque_id is not None
-            and (statuses is None or r.status in statuses)
-            and not (skip_manual and r.manual_deletion)
         ]
 
     async def mark_deleted(
@@ -289,9 +313,45 @@ class MemoryOperationsLog:
         }
         tables.steps = {k: v for k, v in tables.steps.items() if k[0] in tables.operations}
 
-    async def count_batch_start(self, op_id: str, step: str, session_id: str) -> None:
+    async def count_batch_start(
+        self, op_id: str, step: str, session_id: str, batches: int = 1, conn=None
+    ) -> None:
         checkpoint = self._step(op_id, step)
-        checkpoint.batches_started += 1
+        checkpoint.batches_started += batches
+
+    async def lock_step(self, conn: "MemoryConnection", op_id: str, step: str) -> None:
+        lock = self.db.step_locks[(op_id, step)]
+        await lock.acquire()
+        conn.held.append(lock)
+
+    async def unlock_step(self, conn: "MemoryConnection", op_id: str, step: str) -> None:
+        lock = self.db.step_locks[(op_id, step)]
+        if lock in conn.held:
+            conn.held.remove(lock)
+            lock.release()
+
+    async def acknowledged(self, tx: Tx, op_id: str, step: str) -> Acked:
+        return list(self.tables.acked.get((op_id, step), []))
+
+    async def acknowledge(
+        self,
+        tx: Tx,
+        op_id: str,
+        step: str,
+        cursor: str,
+        acked: Acked,
+        scanned: int,
+        changed: int,
+        done: bool,
+        calls: int = 1,
+    ) -> None:
+        checkpoint = self.tables.steps[(op_id, step)]
+        checkpoint.cursor = cursor
+        checkpoint.scanned += scanned
+        checkpoint.changed += changed
+        checkpoint.done = done
+        checkpoint.batches_committed += calls
+        self.tables.acked[(op_id, step)] = list(acked)
 
     async def record_total(self, op_id: str, step: str, session_id: str, total: int) -> None:
         self._step(op_id, step).total = total
@@ -354,6 +414,12 @@ class MemoryObjectStorage:
 
     async def delete(self, keys: list[str]) -> None:
         self.objects.difference_update(keys)
+
+    async def delete_call(self, keys: list[str], proceed=None) -> bool:
+        if proceed is not None and not proceed():
+            return False
+        self.objects.difference_update(keys)
+        return True
 
 
 class MemoryStores:
