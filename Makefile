@@ -28,7 +28,7 @@ run: $(VENV)/.installed
 # The Python code of the project's own protos (ArmoniK's come from the armonik package).
 protos: $(VENV)/.installed
 	$(PYTHON) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
-		client/protos/operations.proto
+		wire/protos/operations.proto
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

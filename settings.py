@@ -5,7 +5,11 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lifecycle.models import DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_HISTORY_LIMIT, DEFAULT_STALL_SECONDS
+from lifecycle.requests import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_STALL_SECONDS,
+)
 
 
 class Settings(BaseSettings):

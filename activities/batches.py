@@ -23,11 +23,15 @@ import time
 from collections.abc import Awaitable, Callable
 
 from activities.heartbeat import heartbeating, last_details
-from lifecycle.models import StepProgress, Sweep, step_of
+from lifecycle.calls import StepCall
+from lifecycle.progress import StepProgress, step_of
 from stores.adaptive import AdaptiveSize
+from stores.database import Database, Tx
 from stores.failures import TIMEOUT, failure_cause
 from stores.keyset import Span
-from stores.protocols import Database, OperationsLog, SessionRows, SessionsTable, Tx
+from stores.operations import OperationsLog
+from stores.rows import SessionRows
+from stores.sessions import SessionsTable
 from telemetry.metrics import BatchMetrics, operation_of
 
 # Changes the rows of a span and answers how many changed.
@@ -66,7 +70,7 @@ class BatchRunner:
 
     async def run(
         self,
-        sweep: Sweep,
+        sweep: StepCall,
         rows: SessionRows,
         size: AdaptiveSize,
         work: BatchWork,

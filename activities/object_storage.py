@@ -28,10 +28,14 @@ from temporalio import activity
 
 from activities.batches import StepFailed
 from activities.heartbeat import Heartbeat, heartbeating
-from lifecycle.models import StepProgress, Sweep, step_of
+from lifecycle.calls import StepCall
+from lifecycle.progress import StepProgress, step_of
+from stores.database import Database
 from stores.keyset import Acked, acknowledge, is_acked
-from stores.object_storage import MAX_KEYS_PER_DELETE
-from stores.protocols import Database, ObjectStorage, OperationsLog, ResultsTable, SessionsTable
+from stores.objects import MAX_KEYS_PER_DELETE, ObjectStorage
+from stores.operations import OperationsLog
+from stores.results import ResultsTable
+from stores.sessions import SessionsTable
 from telemetry.metrics import BatchMetrics, operation_of
 
 
@@ -90,7 +94,7 @@ class ObjectStorageActivities:
         self.call_seconds = call_seconds
 
     @activity.defn
-    async def delete_objects(self, sweep: Sweep) -> StepProgress:
+    async def delete_objects(self, sweep: StepCall) -> StepProgress:
         """Delete the objects of the session's results in `from_statuses` (every result if
         empty), span by span, each S3 call checkpointed as it ends."""
         opens = not sweep.follows
@@ -108,7 +112,7 @@ class ObjectStorageActivities:
                     await log.unlock_step(conn, sweep.op_id, sweep.step)
 
     async def _walk(
-        self, conn, sweep: Sweep, heartbeat: Heartbeat, opens: bool, ends_at: float
+        self, conn, sweep: StepCall, heartbeat: Heartbeat, opens: bool, ends_at: float
     ) -> StepProgress:
         log = self.operations
         walk = _Walk(conn, log, self.objects, sweep, heartbeat)
@@ -148,7 +152,7 @@ class _Walk:
         conn,
         log: OperationsLog,
         objects: ObjectStorage,
-        sweep: Sweep,
+        sweep: StepCall,
         heartbeat: Heartbeat,
     ) -> None:
         self.conn = conn

@@ -4,12 +4,12 @@ transaction, so a retried batch recomputes them instead of trusting a list it wa
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import StepProgress, Sweep
+from lifecycle.calls import StepCall
+from lifecycle.progress import StepProgress
 from lifecycle.transitions import QUEUED_TASK_STATUS
 from stores.adaptive import AdaptiveSize
-from stores.protocols import Queue, TasksTable
-from stores.queue import QueuedTask
-from stores.tasks_table import TaskRow
+from stores.queue import Queue, QueuedTask
+from stores.tasks import TaskRow, TasksTable
 
 
 def _queued(rows: list[TaskRow]) -> list[QueuedTask]:
@@ -26,7 +26,7 @@ class QueueActivities:
         self.size = size
 
     @activity.defn
-    async def enqueue_tasks(self, sweep: Sweep) -> StepProgress:
+    async def enqueue_tasks(self, sweep: StepCall) -> StepProgress:
         """Push every SUBMITTED task of the range to its partition's queue, by batch. Tasks that
         are queued already keep their place, so this also repairs a half-done push."""
 
@@ -37,7 +37,7 @@ class QueueActivities:
         return await self.runner.run(sweep, self.tasks, self.size, push)
 
     @activity.defn
-    async def dequeue_tasks(self, sweep: Sweep) -> StepProgress:
+    async def dequeue_tasks(self, sweep: StepCall) -> StepProgress:
         """Remove the range's tasks in `from_statuses` (every task if empty) from their queue."""
 
         async def remove(tx, span):

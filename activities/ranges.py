@@ -7,8 +7,10 @@ import itertools
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from lifecycle.models import PlanRequest, Range, SweepPlan
-from stores.protocols import Database, OperationsLog, SessionRows
+from lifecycle.calls import PlanRequest, Range, SweepPlan
+from stores.database import Database
+from stores.operations import OperationsLog
+from stores.rows import SessionRows
 
 # Rows counted per statement: one statement stays well within the store timeout whatever the
 # session's size, and the background heartbeat runs from the first instant.

@@ -11,7 +11,7 @@ from activities.sessions import SessionsActivities
 from activities.tasks import TasksActivities
 from settings import Settings
 from stores.adaptive import batch_size
-from stores.protocols import StoreSet
+from stores.store_set import StoreSet
 from telemetry.metrics import store_limit_gauge
 
 

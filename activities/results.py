@@ -3,10 +3,11 @@
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import StepProgress, Sweep
+from lifecycle.calls import StepCall
+from lifecycle.progress import StepProgress
 from lifecycle.statuses import ResultStatus
 from stores.adaptive import AdaptiveSize
-from stores.protocols import ResultsTable
+from stores.results import ResultsTable
 
 
 class ResultsActivities:
@@ -16,7 +17,7 @@ class ResultsActivities:
         self.size = size
 
     @activity.defn
-    async def update_results(self, sweep: Sweep) -> StepProgress:
+    async def update_results(self, sweep: StepCall) -> StepProgress:
         """Set the status of the session's results in `from_statuses` to `to_status`, by batch.
         A result set to DELETED forgets its object key: its object is gone by then."""
         assert sweep.to_status is not None
@@ -33,7 +34,7 @@ class ResultsActivities:
         return await self.runner.run(sweep, self.results, self.size, flip)
 
     @activity.defn
-    async def delete_results(self, sweep: Sweep) -> StepProgress:
+    async def delete_results(self, sweep: StepCall) -> StepProgress:
         async def delete(tx, span):
             return await self.results.delete_span(tx, sweep.session_id, span)
 

@@ -10,12 +10,17 @@ import dataclasses
 
 from temporalio import activity
 
-from lifecycle.models import CreateRequest, Session, SessionInsert, SessionUpdate, SessionWrite
+from lifecycle.calls import SessionUpdate, SessionWrite
+from lifecycle.domain import Session
 from lifecycle.options import resolve_create
 from lifecycle.refusals import ALREADY_EXISTS, NOT_FOUND, Refused
+from lifecycle.requests import CreateRequest, SessionInsert
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS, refusal
-from stores.protocols import Database, OperationsLog, PartitionsTable, SessionsTable
+from stores.database import Database
+from stores.operations import OperationsLog
+from stores.partitions import PartitionsTable
+from stores.sessions import SessionsTable
 
 
 class SessionsActivities:

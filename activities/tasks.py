@@ -3,9 +3,10 @@
 from temporalio import activity
 
 from activities.batches import BatchRunner
-from lifecycle.models import StepProgress, Sweep
+from lifecycle.calls import StepCall
+from lifecycle.progress import StepProgress
 from stores.adaptive import AdaptiveSize
-from stores.protocols import TasksTable
+from stores.tasks import TasksTable
 
 
 class TasksActivities:
@@ -15,7 +16,7 @@ class TasksActivities:
         self.size = size
 
     @activity.defn
-    async def update_tasks(self, sweep: Sweep) -> StepProgress:
+    async def update_tasks(self, sweep: StepCall) -> StepProgress:
         """Set the status of the session's tasks in `from_statuses` to `to_status`, by batch."""
         assert sweep.to_status is not None
 
@@ -27,7 +28,7 @@ class TasksActivities:
         return await self.runner.run(sweep, self.tasks, self.size, flip)
 
     @activity.defn
-    async def delete_tasks(self, sweep: Sweep) -> StepProgress:
+    async def delete_tasks(self, sweep: StepCall) -> StepProgress:
         async def delete(tx, span):
             return await self.tasks.delete_span(tx, sweep.session_id, span)
 

@@ -5,9 +5,9 @@
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from adapters.connect import Stores
 from lifecycle.statuses import ResultStatus, SessionStatus
 from lifecycle.transitions import FORBIDDEN_TASK_STATUSES, QUEUED_TASK_STATUS
-from stores.connect import Stores
 from stores.queue import QueuedTask
 
 INVARIANTS = {

@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from adapters.connect import Stores
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
 from lifecycle.statuses import ResultStatus, SessionStatus, TaskStatus
 from lifecycle.transitions import FORBIDDEN_TASK_STATUSES, QUEUED_TASK_STATUS
-from stores.connect import Stores
-from stores.object_storage import object_key
+from stores.objects import object_key
 from stores.queue import QueuedTask
-from stores.results_table import ResultRow
-from stores.tasks_table import TaskRow
+from stores.results import ResultRow
+from stores.tasks import TaskRow
 
 CHUNK = 50_000
 UPLOADS_IN_FLIGHT = 64

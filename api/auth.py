@@ -28,9 +28,8 @@ from api.handlers import rewrapped
 from api.status import abort_for
 from security.certs import fingerprint
 from security.permissions import MUTATING, PERMISSIONS
-from stores.audit_log import AuditEntry, AuditLog
-from stores.auth_table import AuthTable, Identity
-from stores.database import Database
+from stores.audit import AuditEntry, AuditLog
+from stores.auth import AuthTable, Identity
 
 log = logging.getLogger("armonik_sessions.audit")
 
@@ -46,12 +45,13 @@ def requester() -> str:
 
 class Authorization(grpc.aio.ServerInterceptor):
     def __init__(
-        self, db: Callable[[], Awaitable[Database]], *, secure: bool, cache_seconds: float
+        self, auth: AuthTable, audit: AuditLog, *, secure: bool, cache_seconds: float
     ) -> None:
-        """`db`: the database, opened on first use (the API answers UNAVAILABLE while it is
-        down, as for any read). `secure` False: no TLS, every caller is anonymous and
-        allowed."""
-        self.db = db
+        """`auth` says who a certificate names and what they may do, `audit` keeps who asked
+        for what (a store that is down answers UNAVAILABLE, as for any read). `secure` False:
+        no TLS, every caller is anonymous and allowed."""
+        self.auth = auth
+        self.audit = audit
         self.secure = secure
         self.cache_seconds = cache_seconds
         # By the certificate's CN and PEM: a call from a certificate seen lately costs no
@@ -139,9 +139,7 @@ class Authorization(grpc.aio.ServerInterceptor):
         else:
             try:
                 identity = (
-                    await AuthTable(await self.db()).identify(
-                        common_name, fingerprint(pem) if pem else ""
-                    )
+                    await self.auth.identify(common_name, fingerprint(pem) if pem else "")
                     if common_name
                     else None
                 )
@@ -174,7 +172,7 @@ class Authorization(grpc.aio.ServerInterceptor):
     ) -> None:
         entry = AuditEntry(datetime.now(UTC), user, permission, session_id, code, detail)
         try:
-            await AuditLog(await self.db()).record(entry)
+            await self.audit.record(entry)
         except Exception:
             # The call's answer stands (an operation it ran is done); the log line above
             # still holds the entry.

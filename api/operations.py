@@ -2,38 +2,37 @@
 started it with an ArmoniK RPC (which answers only once the operation is done)."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.status import streaming, unary
-from client.protos import operations_pb2 as pb
-from client.protos.operations_pb2_grpc import OperationsServicer
-from client.sessions import OperationHandle, SessionsClient
-from lifecycle.models import Progress
+from engine.operations import Engine, OperationHandle
 from lifecycle.options import check_session_id
+from lifecycle.progress import Progress
 from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
-from lifecycle.statuses import Operation
+from lifecycle.registry import WATCHABLE
+from wire.progress import progress_message
+from wire.protos import operations_pb2 as pb
+from wire.protos.operations_pb2_grpc import OperationsServicer
 
 # How often a watch looks at the operation; progress changes once per activity call.
 POLL_INTERVAL = 0.25
 # How long a watch waits for an operation that has not started yet (the caller typically
 # starts the watch and the operation together).
 START_WAIT = 30.0
-WATCHABLE = [op for op in Operation if op not in (Operation.CREATE, Operation.STOP_SUBMISSION)]
 
 
 class OperationsService(OperationsServicer):
-    def __init__(self, client: SessionsClient) -> None:
-        self.client = client
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @unary
     async def ListRequests(
         self, request: pb.ListRequestsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListRequestsResponse:
-        entries = await self.client.audit(request.session_id)
+        entries = await self.engine.audit(request.session_id)
         requests = []
         for entry in entries:
             audited = pb.AuditedRequest(
@@ -57,13 +56,13 @@ class OperationsService(OperationsServicer):
                 INVALID_ARGUMENT,
                 f"cannot watch {request.operation!r}: one of {[op.value for op in WATCHABLE]}",
             )
-        if await self.client.find(request.session_id) is None:
+        if await self.engine.find(request.session_id) is None:
             raise Refused(NOT_FOUND, f"session {request.session_id} not found")
-        handle = await self.client.handle(operation, request.session_id)
+        handle = await self.engine.handle(operation, request.session_id)
         progress, running = await _first_look(handle)
         last = None
         while True:
-            message = _message(progress, ended=not running)
+            message = progress_message(progress, ended=not running)
             if message != last:
                 yield message
                 last = message
@@ -88,43 +87,3 @@ async def _first_look(handle: OperationHandle) -> tuple[Progress, bool]:
             )
         await asyncio.sleep(POLL_INTERVAL)
         waited += POLL_INTERVAL
-
-
-def _message(progress: Progress, *, ended: bool) -> pb.OperationProgress:
-    return pb.OperationProgress(
-        session_id=progress.session_id,
-        operation=progress.operation.value,
-        state=progress.state,
-        step=progress.step,
-        steps=[
-            pb.StepProgress(
-                step=s.step,
-                scanned=s.scanned,
-                total=s.total,
-                changed=s.changed,
-                done=s.done,
-                batches_started=s.batches_started,
-                batches_committed=s.batches_committed,
-                rate=s.rate,
-                eta_seconds=s.eta_seconds,
-            )
-            for s in progress.steps
-        ],
-        retrying=[
-            pb.Retrying(activity=r.activity, attempt=r.attempt, last_failure=r.last_failure)
-            for r in progress.retrying
-        ],
-        ended=ended,
-        failing=[
-            pb.Failing(
-                step=f.step,
-                activity=f.activity,
-                last_failure=f.last_failure,
-                seconds=max(0.0, time.time() - f.since),
-                calls=f.calls,
-                stalled=f.stalled,
-            )
-            for f in progress.failing
-        ],
-        stalled=progress.stalled,
-    )

@@ -24,6 +24,7 @@ from armonik.protogen.client import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from adapters.connect import Stores
 from api.auth import Authorization
 from api.malformed import MalformedRequests
 from api.metrics import RequestMetrics
@@ -31,13 +32,12 @@ from api.operations import OperationsService
 from api.partitions import PartitionsService
 from api.sessions import SessionsService
 from api.versions import VersionsService
-from client.protos import operations_pb2, operations_pb2_grpc
-from client.sessions import SessionsClient
+from engine.operations import Engine, connect_temporal
+from engine.workers import build_worker, prepare, run_until_signalled
 from security.tls import ServerTls, TlsSettingsError, is_loopback
 from settings import Settings
-from stores.connect import Stores
 from telemetry.tracing import server_interceptors
-from worker import build_worker, prepare, run_until_signalled
+from wire.protos import operations_pb2, operations_pb2_grpc
 
 log = logging.getLogger("armonik_sessions.api")
 
@@ -60,7 +60,7 @@ class ListenRefused(Exception):
 
 
 async def build_server(
-    client: SessionsClient,
+    engine: Engine,
     address: str,
     tls: ServerTls | None = None,
     *,
@@ -71,14 +71,17 @@ async def build_server(
     # Authorization first after the metrics: a caller who may not call learns nothing, not even
     # that the bytes they sent do not parse.
     authorization = Authorization(
-        client.db, secure=tls is not None, cache_seconds=auth_cache_seconds
+        engine.stores.auth,
+        engine.stores.audit,
+        secure=tls is not None,
+        cache_seconds=auth_cache_seconds,
     )
     interceptors = [*server_interceptors(), RequestMetrics(), authorization, MalformedRequests()]
     server = grpc.aio.server(interceptors=interceptors)
-    sessions_service_pb2_grpc.add_SessionsServicer_to_server(SessionsService(client), server)
-    partitions_service_pb2_grpc.add_PartitionsServicer_to_server(PartitionsService(client), server)
+    sessions_service_pb2_grpc.add_SessionsServicer_to_server(SessionsService(engine), server)
+    partitions_service_pb2_grpc.add_PartitionsServicer_to_server(PartitionsService(engine), server)
     versions_service_pb2_grpc.add_VersionsServicer_to_server(VersionsService(), server)
-    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsService(client), server)
+    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsService(engine), server)
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     for name in ["", *SERVICES]:
@@ -107,23 +110,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     tls = ServerTls.from_settings(settings)
     check_listening(settings, tls)
     async with AsyncExitStack() as running:
-        client = SessionsClient(settings)
-        running.push_async_callback(client.close)
+        stores = await Stores.connect(settings)
+        running.push_async_callback(stores.close)
+        temporal = await connect_temporal(settings)
+        engine = Engine(settings, temporal, stores)
         if settings.api_worker:
             # A worker beside the API, on the API's own Temporal client: operations the API
-            # starts begin in it eagerly (see SessionsClient._start), without a trip through
-            # Temporal's task queue. It runs workflow tasks and the short local activities only:
-            # batch calls belong to the dedicated workers, so the API's answers never wait on a
-            # core busy with a million-row sweep.
-            stores = await Stores.connect(settings)
-            running.push_async_callback(stores.close)
+            # starts begin in it eagerly (see Engine._start), without a trip through Temporal's
+            # task queue. It runs workflow tasks and the short local activities only: batch
+            # calls belong to the dedicated workers, so the API's answers never wait on a core
+            # busy with a million-row sweep.
             await prepare(stores, settings)
-            temporal = await client.temporal()
             await running.enter_async_context(
                 build_worker(temporal, stores, settings, remote_activities=False)
             )
         server, _ = await build_server(
-            client, settings.api_address, tls, auth_cache_seconds=settings.auth_cache_seconds
+            engine, settings.api_address, tls, auth_cache_seconds=settings.auth_cache_seconds
         )
         await server.start()
         running.push_async_callback(server.stop, STOP_GRACE)

@@ -10,13 +10,14 @@ from armonik.protogen.client.sessions_service_pb2_grpc import SessionsServicer
 from armonik.protogen.common import sessions_common_pb2 as pb
 
 from api.auth import requester
-from api.filters import list_sessions_query
 from api.status import unary
-from client.messages import session_raw, task_options
-from client.sessions import SessionsClient
-from lifecycle.models import Session
+from engine.operations import Engine
+from lifecycle.domain import Session
 from lifecycle.refusals import NOT_FOUND, Refused
+from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
 from lifecycle.statuses import Operation, SessionStatus
+from wire.filters import list_sessions_query
+from wire.messages import session_raw, task_options
 
 Context = grpc.aio.ServicerContext
 
@@ -34,39 +35,32 @@ def _operation_rpc(operation: Operation, response: type):
 
 
 class SessionsService(SessionsServicer):
-    def __init__(self, client: SessionsClient) -> None:
-        self.client = client
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     @unary
     async def CreateSession(self, request: pb.CreateSessionRequest, context: Context):
         options = task_options(request.default_task_option)
-        session = await self.client.create(
+        session = await self.engine.create(
             list(request.partition_ids), options, requested_by=requester()
         )
         return pb.CreateSessionReply(session_id=session.session_id)
 
     @unary
     async def GetSession(self, request: pb.GetSessionRequest, context: Context):
-        session = await self.client.get(request.session_id)
+        session = await self.engine.get(request.session_id)
         return pb.GetSessionResponse(session=session_raw(session))
 
     @unary
     async def ListSessions(self, request: pb.ListSessionsRequest, context: Context):
         query = list_sessions_query(request)
-        sessions, total = await self.client.list_sessions(query)
+        sessions, total = await self.engine.list_sessions(query)
         return pb.ListSessionsResponse(
             sessions=[session_raw(s, request.with_task_options) for s in sessions],
             page=request.page,
             page_size=request.page_size,
             total=total,
         )
-
-    CancelSession = _operation_rpc(Operation.CANCEL, pb.CancelSessionResponse)
-    PauseSession = _operation_rpc(Operation.PAUSE, pb.PauseSessionResponse)
-    ResumeSession = _operation_rpc(Operation.RESUME, pb.ResumeSessionResponse)
-    CloseSession = _operation_rpc(Operation.CLOSE, pb.CloseSessionResponse)
-    PurgeSession = _operation_rpc(Operation.PURGE, pb.PurgeSessionResponse)
-    DeleteSession = _operation_rpc(Operation.DELETE, pb.DeleteSessionResponse)
 
     @unary
     async def StopSubmission(self, request: pb.StopSubmissionRequest, context: Context):
@@ -80,7 +74,7 @@ class SessionsService(SessionsServicer):
 
     async def _operate(self, operation: Operation, session_id: str, **flags: bool) -> Session:
         await self._refuse_if_gone(operation, session_id)
-        outcome = await self.client.run(operation, session_id, requested_by=requester(), **flags)
+        outcome = await self.engine.run(operation, session_id, requested_by=requester(), **flags)
         assert outcome.session is not None
         return outcome.session
 
@@ -88,8 +82,14 @@ class SessionsService(SessionsServicer):
         """A session that is not there answers NOT_FOUND at once, with no workflow started:
         the read happens within the call, so the answer is as true as the workflow's would be.
         A tombstone is still joined by a Delete (the one deleting it)."""
-        session = await self.client.find(session_id)
+        session = await self.engine.find(session_id)
         if session is None or (
             session.status == SessionStatus.DELETED and operation != Operation.DELETE
         ):
             raise Refused(NOT_FOUND, f"session {session_id} not found")
+
+
+# CancelSession, PauseSession, ...: one RPC for each operation on one session, by the registry.
+for _operation in ON_ONE_SESSION:
+    _rpc = OPERATIONS[_operation].rpc
+    setattr(SessionsService, _rpc, _operation_rpc(_operation, getattr(pb, f"{_rpc}Response")))

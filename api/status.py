@@ -15,7 +15,6 @@ from typing import Any
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.messages import UNAVAILABLE_TRAILER
 from lifecycle.refusals import (
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
@@ -24,6 +23,7 @@ from lifecycle.refusals import (
     Refused,
 )
 from stores.failures import POSTGRES_DOWN
+from wire.messages import UNAVAILABLE_TRAILER
 
 log = logging.getLogger("armonik_sessions.api")
 

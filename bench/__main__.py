@@ -24,6 +24,7 @@ from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
 from armonik.protogen.common import sessions_common_pb2 as pb
 from temporalio.client import Client
 
+from adapters.connect import Stores
 from admin.seed import seed
 from bench import api_latency
 from bench.chart import draw
@@ -33,8 +34,7 @@ from settings import Settings
 from stack import Stack
 from stack.ports import free_ports
 from stack.stack import DEFAULT_PORTS
-from stores.connect import Stores
-from workflows.operation import workflow_id
+from workflows.identity import workflow_id
 
 RESULTS = Path(__file__).parent / "results.json"
 CHART = Path(__file__).parent.parent / "docs" / "bench.svg"

@@ -8,9 +8,9 @@ product adds: durability, progress and ordering.
 
 import time
 
+from adapters.connect import Stores
 from lifecycle.statuses import Operation
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS
-from stores.connect import Stores
 from stores.queue import QueuedTask
 
 QUEUE_CHUNK = 10_000

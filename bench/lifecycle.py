@@ -11,13 +11,13 @@ import time
 import uuid
 from pathlib import Path
 
+from adapters.connect import Stores
 from admin.seed import seed
-from client.sessions import SessionsClient
-from lifecycle.models import TaskOptions
+from engine.operations import Engine, connect_temporal
+from lifecycle.domain import TaskOptions
 from lifecycle.statuses import Operation, TaskStatus
 from settings import Settings
 from stack import Stack
-from stores.connect import Stores
 
 LIFE = [
     Operation.PAUSE,
@@ -30,8 +30,8 @@ LIFE = [
 
 async def bench(settings: Settings, tasks: int, results: int) -> None:
     stores = await Stores.connect(settings)
-    client = SessionsClient(settings, db=stores.db)
-    temporal = await client.temporal()
+    temporal = await connect_temporal(settings)
+    client = Engine(settings, temporal, stores)
     try:
         began = time.perf_counter()
         session = await client.create([], TaskOptions(max_duration=600, max_retries=2))

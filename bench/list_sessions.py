@@ -1,6 +1,6 @@
 """Time ListSessions at 100,000 sessions: the sessions are copied straight into the sessions table
-(no workflow), then representative ArmoniK ListSessionsRequests run through api.filters and
-SessionsClient.list_sessions, and each prints its median time over a few runs. With --explain,
+(no workflow), then representative ArmoniK ListSessionsRequests run through wire.filters and
+Engine.list_sessions, and each prints its median time over a few runs. With --explain,
 each query's plan (EXPLAIN ANALYZE) is printed too. It runs on a throw-away stack.
 
     .venv/bin/python -m bench.list_sessions --sessions 100000 --runs 7
@@ -21,14 +21,14 @@ from pathlib import Path
 import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from api.filters import list_sessions_query
-from client.sessions import SessionsClient
+from adapters.connect import Stores
+from adapters.postgres.list_queries import compile_query
+from adapters.postgres.sessions_table import COLUMNS
+from engine.operations import Engine, connect_temporal
 from lifecycle.statuses import SessionStatus
 from settings import Settings
 from stack import Stack
-from stores.connect import Stores
-from stores.list_query import ListQuery, compile_query
-from stores.sessions_table import COLUMNS
+from stores.queries import ListQuery
 from tests.unit.test_api_filters import (
     f_array,
     f_date,
@@ -39,6 +39,7 @@ from tests.unit.test_api_filters import (
     raw,
     sessions_request,
 )
+from wire.filters import list_sessions_query
 
 S = SessionStatus
 # Mostly finished sessions, as a long-lived cluster holds, a few tombstones among them.
@@ -169,7 +170,7 @@ async def explain(stores: Stores, query: ListQuery) -> None:
 
 async def bench(settings: Settings, sessions: int, runs: int, show_plans: bool) -> None:
     stores = await Stores.connect(settings)
-    client = SessionsClient(settings, db=stores.db)
+    client = Engine(settings, await connect_temporal(settings, lazy=True), stores)
     try:
         await stores.db.migrate()
         began = time.perf_counter()

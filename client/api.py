@@ -9,7 +9,6 @@ that answered from one that never did.
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -25,36 +24,23 @@ from armonik.protogen.common import sessions_fields_pb2 as sf
 from armonik.protogen.common import sessions_filters_pb2 as sfl
 from armonik.protogen.common import sort_direction_pb2 as sd
 
-from client.messages import (
+from lifecycle.domain import Partition, Session, TaskOptions
+from lifecycle.progress import Progress
+from lifecycle.registry import OPERATIONS
+from lifecycle.statuses import Operation, SessionStatus
+from stores.queries import MAX_PAGE_SIZE, OPTIONS_MAP
+from telemetry.tracing import client_interceptors
+from wire.messages import (
     SESSION_RAW_FIELDS,
     TASK_OPTION_FIELDS,
     partition_from_raw,
     session_from_raw,
     task_options_message,
 )
-from client.protos import operations_pb2, operations_pb2_grpc
-from lifecycle.models import (
-    Failing,
-    Partition,
-    Progress,
-    Retrying,
-    Session,
-    StepProgress,
-    TaskOptions,
-)
-from lifecycle.statuses import Operation, SessionStatus
-from stores.list_query import MAX_PAGE_SIZE, OPTIONS_MAP
-from telemetry.tracing import client_interceptors
+from wire.progress import progress_from_message
+from wire.protos import operations_pb2, operations_pb2_grpc
 
 # The RPC of each operation, and its request message.
-OPERATION_RPCS = {
-    Operation.CANCEL: ("CancelSession", spb.CancelSessionRequest),
-    Operation.PAUSE: ("PauseSession", spb.PauseSessionRequest),
-    Operation.RESUME: ("ResumeSession", spb.ResumeSessionRequest),
-    Operation.CLOSE: ("CloseSession", spb.CloseSessionRequest),
-    Operation.PURGE: ("PurgeSession", spb.PurgeSessionRequest),
-    Operation.DELETE: ("DeleteSession", spb.DeleteSessionRequest),
-}
 
 # What a session list can be sorted by, under the names the stores and docs/lifecycle.md use:
 # the session's own fields, its task options ("options.priority") and, by key, its free-form
@@ -121,43 +107,6 @@ class Watched:
     ended: bool
 
 
-def progress_from_message(
-    message: operations_pb2.OperationProgress, operation: Operation
-) -> Progress:
-    return Progress(
-        operation=operation,
-        session_id=message.session_id,
-        state=message.state,
-        step=message.step,
-        steps=[
-            StepProgress(
-                step=s.step,
-                scanned=s.scanned,
-                total=s.total if s.HasField("total") else None,
-                changed=s.changed,
-                done=s.done,
-                batches_started=s.batches_started,
-                batches_committed=s.batches_committed,
-                rate=s.rate if s.HasField("rate") else None,
-                eta_seconds=s.eta_seconds if s.HasField("eta_seconds") else None,
-            )
-            for s in message.steps
-        ],
-        retrying=[Retrying(r.activity, r.attempt, r.last_failure) for r in message.retrying],
-        failing=[
-            Failing(
-                f.step,
-                f.activity,
-                f.last_failure,
-                since=time.time() - f.seconds,
-                calls=f.calls,
-                stalled=f.stalled,
-            )
-            for f in message.failing
-        ],
-    )
-
-
 class ApiClient:
     """`async with ApiClient(endpoint) as api:` one channel to the API for a command's calls."""
 
@@ -217,7 +166,8 @@ class ApiClient:
 
     async def operate(self, operation: Operation, session_id: str) -> Session:
         """Run the operation (or join the one running) and answer the session once it is done."""
-        name, request = OPERATION_RPCS[operation]
+        name = OPERATIONS[operation].rpc
+        request = getattr(spb, f"{name}Request")
         reply = await getattr(self.sessions, name)(request(session_id=session_id))
         return session_from_raw(reply.session)
 

@@ -41,10 +41,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from client.api import ApiClient, Watched, list_sessions_request
-from client.messages import UNAVAILABLE_TRAILER
-from lifecycle import models
+from lifecycle import progress as models
+from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.eta import format_eta
-from lifecycle.models import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS
@@ -52,11 +51,12 @@ from lifecycle.transitions import superseded as lifecycle_superseded
 from security.tls import TlsSettingsError, client_credentials
 from settings import Settings
 from telemetry.tracing import command_span, start_tracing, stop_tracing
+from wire.messages import UNAVAILABLE_TRAILER
 
 if TYPE_CHECKING:
-    from stores.auth_table import AuthTable
-    from stores.connect import Stores
-    from stores.database import Database
+    from adapters.connect import Stores
+    from adapters.postgres.auth_table import PostgresAuthTable
+    from adapters.postgres.database import PostgresDatabase
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -737,7 +737,7 @@ def run_admin(command: Callable[[Settings], Awaitable[int | None]]) -> NoReturn:
 
 @contextlib.asynccontextmanager
 async def all_stores(settings: Settings) -> AsyncIterator["Stores"]:
-    from stores.connect import Stores
+    from adapters.connect import Stores
 
     stores = await Stores.connect(settings)
     try:
@@ -749,10 +749,10 @@ async def all_stores(settings: Settings) -> AsyncIterator["Stores"]:
 
 
 @contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator["Database"]:
-    from stores.database import Database
+async def database(settings: Settings) -> AsyncIterator["PostgresDatabase"]:
+    from adapters.postgres.database import PostgresDatabase
 
-    db = await Database.connect(settings.postgres_dsn, 1, settings.store_timeout)
+    db = await PostgresDatabase.connect(settings.postgres_dsn, 1, settings.store_timeout)
     try:
         yield db
     finally:
@@ -853,10 +853,10 @@ def partition_create(
     )
 
     async def command(settings: Settings) -> None:
-        from stores.partitions_table import PartitionsTable
+        from adapters.postgres.partitions_table import PostgresPartitionsTable
 
         async with database(settings) as db:
-            created = await PartitionsTable(db).upsert(partition)
+            created = await PostgresPartitionsTable(db).upsert(partition)
         show_rows([partition_row(created)], as_json)
 
     run_admin(command)
@@ -1014,14 +1014,14 @@ def top(
 # --- auth: admin commands on the AuthTable -----------------------------------------------------
 
 
-def run_auth(action: Callable[["AuthTable"], Awaitable[int | None]]) -> NoReturn:
+def run_auth(action: Callable[["PostgresAuthTable"], Awaitable[int | None]]) -> NoReturn:
     """Run one auth admin command on the AuthTable, in PostgreSQL directly."""
 
     async def command(settings: Settings) -> int | None:
-        from stores.auth_table import AuthTable
+        from adapters.postgres.auth_table import PostgresAuthTable
 
         async with database(settings) as db:
-            return await action(AuthTable(db))
+            return await action(PostgresAuthTable(db))
 
     run_admin(command)
 
@@ -1056,7 +1056,7 @@ def auth_role_put(
     if not name.strip():
         refuse_argument("the role's name must not be empty")
 
-    async def action(auth: "AuthTable") -> None:
+    async def action(auth: "PostgresAuthTable") -> None:
         await auth.put_role(name, permissions)
         say(f"role {name}: {len(set(permissions))} permission(s)")
 
@@ -1067,7 +1067,7 @@ def auth_role_put(
 def auth_role_list(as_json: JsonOption = False) -> None:
     """List the roles and what they grant."""
 
-    async def action(auth: "AuthTable") -> None:
+    async def action(auth: "PostgresAuthTable") -> None:
         rows = [
             {"role": r.name, "permissions": " ".join(r.permissions)} for r in await auth.roles()
         ]
@@ -1094,7 +1094,7 @@ def auth_user_put(
         refuse_argument("the user's name must not be empty")
     roles = list(role or [])
 
-    async def action(auth: "AuthTable") -> int:
+    async def action(auth: "PostgresAuthTable") -> int:
         unknown = sorted(set(roles) - {r.name for r in await auth.roles()})
         if unknown:
             return not_found(f"no role {', '.join(unknown)} (see: auth role list)")
@@ -1128,7 +1128,7 @@ def auth_user_certificate(
             refuse_argument("--cn must not be empty")
         common_name, print_ = cn, ""
 
-    async def action(auth: "AuthTable") -> int:
+    async def action(auth: "PostgresAuthTable") -> int:
         if name not in {u.name for u in await auth.users()}:
             return not_found(f"no user {name} (see: auth user list)")
         await auth.add_certificate(name, common_name, print_)
@@ -1162,7 +1162,7 @@ def _certificate_identity(path: Path) -> tuple[str, str]:
 def auth_user_list(as_json: JsonOption = False) -> None:
     """List the users, their roles and the certificates that name them."""
 
-    async def action(auth: "AuthTable") -> None:
+    async def action(auth: "PostgresAuthTable") -> None:
         rows = [
             {
                 "user": u.name,
@@ -1200,7 +1200,7 @@ def auth_dev_users(
     """Set up the development roles and users (admin, operator, reader), each named by its
     certificate in CERTS, making the certificates if they are missing."""
 
-    async def action(auth: "AuthTable") -> None:
+    async def action(auth: "PostgresAuthTable") -> None:
         from security.dev import install_dev_users
 
         await install_dev_users(auth.db, certs)

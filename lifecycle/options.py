@@ -1,7 +1,7 @@
 """Validation of requests that are malformed in themselves, whatever the sessions hold: a new
 session's partitions and options, and session ids. They are refused before anything starts."""
 
-from lifecycle.models import TaskOptions
+from lifecycle.domain import TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 99

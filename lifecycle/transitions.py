@@ -3,7 +3,7 @@ may touch. Workflows, activities and tests read it; no status rule lives anywher
 
 from dataclasses import dataclass
 
-from lifecycle.models import Guard
+from lifecycle.calls import Guard
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
 from lifecycle.statuses import (
     NON_FINAL_TASK_STATUSES,

@@ -11,7 +11,9 @@ from armonik.protogen.client import (
     versions_service_pb2,
 )
 
-from client.protos import operations_pb2
+from lifecycle.registry import OPERATIONS
+from lifecycle.statuses import Operation
+from wire.protos import operations_pb2
 
 SERVICES = [
     sessions_service_pb2.DESCRIPTOR.services_by_name["Sessions"],
@@ -30,20 +32,8 @@ PERMISSIONS: dict[str, str] = {
 ALL = sorted(PERMISSIONS.values())
 
 # The RPCs that change something: who asked for each goes in the audit trail.
-MUTATING = {
-    f"Sessions:{name}"
-    for name in (
-        "CreateSession",
-        "CancelSession",
-        "PauseSession",
-        "ResumeSession",
-        "CloseSession",
-        "PurgeSession",
-        "DeleteSession",
-        "StopSubmission",
-    )
-}
-DESTRUCTIVE = {"Sessions:PurgeSession", "Sessions:DeleteSession"}
+MUTATING = {spec.permission for spec in OPERATIONS.values()}
+DESTRUCTIVE = {OPERATIONS[Operation.PURGE].permission, OPERATIONS[Operation.DELETE].permission}
 READS = {p for p in ALL if p.split(":")[1].startswith(("Get", "List"))}
 
 # The development roles: admin may do everything, operator all but destroy data, reader only

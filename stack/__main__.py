@@ -298,11 +298,11 @@ def _publish_metrics(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
 def _install_dev_users(stack: Stack, certs: Path) -> None:
     import asyncio
 
+    from adapters.postgres.database import PostgresDatabase
     from security.dev import install_dev_users
-    from stores.database import Database
 
     async def install() -> None:
-        db = await Database.connect(stack.env()["POSTGRES_DSN"], 1, 10.0)
+        db = await PostgresDatabase.connect(stack.env()["POSTGRES_DSN"], 1, 10.0)
         try:
             await install_dev_users(db, certs)
         finally:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from lifecycle.registry import SEARCH_ATTRIBUTES
 from stack.binaries import venv_binary
 from stack.probes import (
     NotAnswering,
@@ -10,15 +11,6 @@ from stack.probes import (
     check_temporal,
 )
 from stack.server import Server
-
-# The workflows tag their executions with these; the dev server registers them at launch.
-SEARCH_ATTRIBUTES = {
-    "SessionId": "Keyword",
-    "Operation": "Keyword",
-    "Outcome": "Keyword",
-    "RequestedBy": "Keyword",
-    "Stalled": "Keyword",
-}
 
 
 class Temporal(Server):

@@ -1,102 +1,26 @@
-"""The PostgreSQL pool, and the versioned schema applied at start-up."""
+"""The Database: transactions over every table of stores/ but the Queue and the ObjectStorage.
 
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from importlib import resources
-from typing import Any
+A `Tx` is what a store method runs in: a connection in a transaction (PostgreSQL), an opaque token
+in memory. Methods that take one change (or lock) rows inside it; methods that do not run on their
+own.
+"""
 
-import asyncpg
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
-# Any constant will do: it only keeps two processes from migrating at the same time.
-MIGRATION_LOCK = 7_233_5432
-# A migration may rewrite a large table, and waits for another process's: no store timeout.
-MIGRATION_TIMEOUT = 3600.0
+Tx = Any
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+class Database(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """A transaction: everything done in it commits together, or not at all."""
+        ...
 
-
-class Database:
-    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
-        self.pool = pool
-        self.timeout = timeout
-
-    @classmethod
-    async def connect(cls, dsn: str, size: int, call_timeout: float) -> "Database":
-        """A pool of `size` connections in which connecting, checking a connection out and
-        running any statement (lock waits included) each fail after `call_timeout` seconds."""
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=1,
-            max_size=size,
-            init=_init_connection,
-            command_timeout=call_timeout,
-            timeout=call_timeout,
-        )
-        return cls(pool, call_timeout)
-
-    async def close(self) -> None:
-        await self.pool.close()
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.pool.acquire(timeout=self.timeout) as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.connection() as conn, conn.transaction():
-            yield conn
-
-    # One statement on a connection of its own, checked out under the same timeout.
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
-            return await conn.fetch(query, *args)
-
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as conn:
-            return await conn.fetchrow(query, *args)
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self.connection() as conn:
-            return await conn.fetchval(query, *args)
-
-    async def execute(self, query: str, *args: Any) -> str:
-        async with self.connection() as conn:
-            return await conn.execute(query, *args)
+    def connection(self) -> AbstractAsyncContextManager[Tx]:
+        """A connection for statements that need no transaction of their own."""
+        ...
 
     async def migrate(self) -> list[str]:
-        """Apply the SQL files of stores/migrations not applied yet, in order. Safe to run from
-        several processes at once, and on every start."""
-        applied: list[str] = []
-        wait = MIGRATION_TIMEOUT
-        async with self.pool.acquire(timeout=wait) as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK, timeout=wait)
-            try:
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-                rows = await conn.fetch("SELECT version FROM schema_migrations")
-                done = {r["version"] for r in rows}
-                for version, sql in migrations():
-                    if version in done:
-                        continue
-                    async with conn.transaction():
-                        await conn.execute(sql, timeout=wait)
-                        await conn.execute(
-                            "INSERT INTO schema_migrations (version) VALUES ($1)", version
-                        )
-                    applied.append(version)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-        return applied
-
-
-def migrations() -> list[tuple[str, str]]:
-    folder = resources.files("stores") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
-    return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
+        """Bring the schema up to date (safe from several processes at once); the versions
+        applied."""
+        ...

@@ -8,15 +8,16 @@ import logging
 
 from temporalio.client import Client
 
+from adapters.redis.queue import RedisQueue
+from lifecycle.registry import OPERATION, STALLED
 from lifecycle.statuses import Operation
-from stores.queue import Queue
 from telemetry.metrics import OPERATIONS_RUNNING, OPERATIONS_STALLED, QUEUE_DEPTH, process_meter
 
 log = logging.getLogger("armonik_sessions.metrics")
 
 
 class Samplers:
-    def __init__(self, queue: Queue, temporal: Client, task_queue: str) -> None:
+    def __init__(self, queue: RedisQueue, temporal: Client, task_queue: str) -> None:
         self.queue = queue
         self.temporal = temporal
         self.task_queue = task_queue
@@ -34,12 +35,12 @@ class Samplers:
             self.depth.set(depths.get(partition, 0), {"partition": partition})
         for operation in Operation:
             query = (
-                f'Operation = "{operation.value}" AND ExecutionStatus = "Running"'
+                f'{OPERATION} = "{operation.value}" AND ExecutionStatus = "Running"'
                 f' AND TaskQueue = "{self.task_queue}"'
             )
             count = await self.temporal.count_workflows(query)
             self.running.set(count.count, {"operation": operation.value})
-            count = await self.temporal.count_workflows(query + ' AND Stalled = "true"')
+            count = await self.temporal.count_workflows(query + f' AND {STALLED} = "true"')
             self.stalled.set(count.count, {"operation": operation.value})
 
     async def run(self, interval: float) -> None:

@@ -11,13 +11,13 @@ import uuid
 import pytest
 from temporalio.client import Client
 
+from adapters.connect import Stores
 from api.server import build_server
-from lifecycle.models import Partition, TaskOptions
+from engine.workers import build_worker, prepare
+from lifecycle.domain import Partition, TaskOptions
 from settings import Settings
 from stack import Stack
-from stores.connect import Stores
 from tests.support import StackClient
-from worker import build_worker, prepare
 
 TEST_BATCHES = {
     "task_batch_size": 100,

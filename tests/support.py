@@ -7,13 +7,13 @@ from typing import TypeVar
 
 from temporalio.client import Client
 
+from adapters.connect import Stores
 from admin.seed import seed
-from client.sessions import OperationHandle, SessionsClient
-from lifecycle.models import TaskOptions
+from engine.operations import Engine, OperationHandle
+from lifecycle.domain import TaskOptions
 from lifecycle.statuses import TaskStatus
 from settings import Settings
-from stores.connect import Stores
-from workflows.operation import op_id as operation_op_id
+from workflows.identity import op_id as operation_op_id
 
 T = TypeVar("T")
 OPTIONS = TaskOptions(max_duration=60, max_retries=2, priority=5)
@@ -36,12 +36,11 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
-class StackClient(SessionsClient):
-    """The client, with the stores the test stack runs on, for tests to look at them."""
+class StackClient(Engine):
+    """The engine on the test stack's stores, which tests look at too."""
 
     def __init__(self, stores: Stores, settings: Settings, temporal: Client) -> None:
-        super().__init__(settings, temporal=temporal, db=stores.db)
-        self.stores = stores
+        super().__init__(settings, temporal, stores)
 
 
 async def finished(handle: OperationHandle) -> bool:
@@ -55,7 +54,7 @@ def op_id(handle: OperationHandle) -> str:
     return operation_op_id(handle.workflow_id, handle.handle.first_execution_run_id or "")
 
 
-async def committed_batches(client: SessionsClient, handle: OperationHandle) -> int:
+async def committed_batches(client: Engine, handle: OperationHandle) -> int:
     return await client.stores.db.pool.fetchval(
         "SELECT coalesce(sum(batches_committed), 0) FROM operation_steps WHERE op_id = $1",
         op_id(handle),
@@ -63,7 +62,7 @@ async def committed_batches(client: SessionsClient, handle: OperationHandle) -> 
 
 
 async def new_session(
-    client: SessionsClient,
+    client: Engine,
     *,
     partitions: list[str] | None = None,
     mix: dict[TaskStatus, int] | None = None,

@@ -1,13 +1,15 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation, TaskStatus
     from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS
-    from workflows.operation import SessionOperation, dequeue_tasks, update_results, update_tasks
+    from workflows.operation import SessionOperation
+    from workflows.sweep import dequeue_tasks, update_results, update_tasks
 
 
-@workflow.defn(name="CancelSession")
+@workflow.defn(name=OPERATIONS[Operation.CANCEL].name)
 class CancelSession(SessionOperation):
     operation = Operation.CANCEL
 

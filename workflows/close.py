@@ -1,12 +1,13 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
     from workflows.operation import SessionOperation
 
 
-@workflow.defn(name="CloseSession")
+@workflow.defn(name=OPERATIONS[Operation.CLOSE].name)
 class CloseSession(SessionOperation):
     operation = Operation.CLOSE
 

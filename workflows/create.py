@@ -2,13 +2,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import SessionsActivities
-    from lifecycle.models import CreateRequest, OperationOutcome, OperationRequest, SessionInsert
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import CreateRequest, OperationOutcome, OperationRequest, SessionInsert
     from lifecycle.statuses import Operation
     from telemetry import metrics
     from workflows.operation import SessionOperation
 
 
-@workflow.defn(name="CreateSession")
+@workflow.defn(name=OPERATIONS[Operation.CREATE].name)
 class CreateSession(SessionOperation):
     operation = Operation.CREATE
 

@@ -1,18 +1,14 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
-    from workflows.operation import (
-        SessionOperation,
-        delete_objects,
-        delete_results,
-        delete_tasks,
-        dequeue_tasks,
-    )
+    from workflows.operation import SessionOperation
+    from workflows.sweep import delete_objects, delete_results, delete_tasks, dequeue_tasks
 
 
-@workflow.defn(name="DeleteSession")
+@workflow.defn(name=OPERATIONS[Operation.DELETE].name)
 class DeleteSession(SessionOperation):
     operation = Operation.DELETE
 

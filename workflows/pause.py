@@ -1,13 +1,15 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation, TaskStatus
     from lifecycle.transitions import TASK_FLIPS
-    from workflows.operation import SessionOperation, dequeue_tasks, update_tasks
+    from workflows.operation import SessionOperation
+    from workflows.sweep import dequeue_tasks, update_tasks
 
 
-@workflow.defn(name="PauseSession")
+@workflow.defn(name=OPERATIONS[Operation.PAUSE].name)
 class PauseSession(SessionOperation):
     operation = Operation.PAUSE
 

@@ -7,7 +7,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from lifecycle.eta import format_eta
-    from lifecycle.models import Failing, Progress, Refusal, StepProgress, range_step, step_of
+    from lifecycle.progress import Failing, Progress, StepProgress, range_step, step_of
+    from lifecycle.requests import Refusal
 
 
 class ProgressBoard:

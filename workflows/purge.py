@@ -1,13 +1,15 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
     from lifecycle.transitions import RESULT_FLIPS
-    from workflows.operation import SessionOperation, delete_objects, update_results
+    from workflows.operation import SessionOperation
+    from workflows.sweep import delete_objects, update_results
 
 
-@workflow.defn(name="PurgeSession")
+@workflow.defn(name=OPERATIONS[Operation.PURGE].name)
 class PurgeSession(SessionOperation):
     operation = Operation.PURGE
 

@@ -1,13 +1,15 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
     from lifecycle.transitions import TASK_FLIPS
-    from workflows.operation import SessionOperation, enqueue_tasks, update_tasks
+    from workflows.operation import SessionOperation
+    from workflows.sweep import enqueue_tasks, update_tasks
 
 
-@workflow.defn(name="ResumeSession")
+@workflow.defn(name=OPERATIONS[Operation.RESUME].name)
 class ResumeSession(SessionOperation):
     operation = Operation.RESUME
 

@@ -1,12 +1,13 @@
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from lifecycle.models import OperationOutcome, OperationRequest
+    from lifecycle.registry import OPERATIONS
+    from lifecycle.requests import OperationOutcome, OperationRequest
     from lifecycle.statuses import Operation
     from workflows.operation import SessionOperation
 
 
-@workflow.defn(name="StopSubmission")
+@workflow.defn(name=OPERATIONS[Operation.STOP_SUBMISSION].name)
 class StopSubmission(SessionOperation):
     operation = Operation.STOP_SUBMISSION
 

@@ -4,12 +4,12 @@ admissions committed) and compare with what the stores hold."""
 from collections import Counter
 from dataclasses import dataclass, field
 
-from client.sessions import OperationHandle, SessionsClient
-from lifecycle.models import OperationOutcome
+from adapters.connect import Stores
+from engine.operations import Engine, OperationHandle
 from lifecycle.refusals import Refused
+from lifecycle.requests import OperationOutcome
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS, TRANSITIONS
-from stores.connect import Stores
 from tests.support import op_id
 
 
@@ -115,7 +115,7 @@ class Request:
     refused: Refused | None = None
 
 
-async def send(client: SessionsClient, request: Request) -> Request:
+async def send(client: Engine, request: Request) -> Request:
     """Start the request's operation (or join the one running) and wait for its end."""
     request.handle = await client.start(
         request.operation, request.session_id, client=request.client, worker=request.worker

@@ -6,7 +6,7 @@ import os
 import random
 
 from admin.invariants import check
-from client.sessions import OperationHandle
+from engine.operations import OperationHandle
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND
 from lifecycle.statuses import (
     FINAL_TASK_STATUSES,

@@ -62,7 +62,7 @@ async def test_operations_survive_a_killed_worker(chaos_client, spawn_worker):
     assert await client.stores.sessions.get(session_id) is None
     # No operation was started twice, left running, or resumed after it ended: the session's
     # whole history is one completed execution per request.
-    temporal = await client.temporal()
+    temporal = client.temporal
     expected = sorted(["create", *(op.value for op in LIFE)])
 
     async def executions():

@@ -7,13 +7,13 @@ import time
 from collections import Counter
 
 from admin.invariants import check
-from client.sessions import OperationHandle
-from lifecycle.models import Retrying
+from engine.operations import OperationHandle
+from lifecycle.progress import Retrying
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from stores.queue import QueuedTask
 from tests.conftest import report_figure
 from tests.support import eventually, finished, new_session
-from workflows.operation import CALL_ATTEMPTS
+from workflows.policy import CALL_ATTEMPTS
 
 TASKS = 20_000
 # Each outage lasts this long, and the operation must be seen failing this many attempts in a

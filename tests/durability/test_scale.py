@@ -12,7 +12,7 @@ import pytest
 
 from admin.invariants import check
 from admin.seed import seed
-from lifecycle.models import Partition
+from lifecycle.domain import Partition
 from lifecycle.statuses import Operation, TaskStatus
 from tests.conftest import report_figure
 from tests.integration.history import run_lengths

@@ -5,11 +5,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from adapters.connect import Stores
+from adapters.redis.queue import PREFIX
 from admin.invariants import INVARIANTS, check
-from lifecycle.models import Session
-from stores.connect import Stores
-from stores.queue import PREFIX
-from stores.results_table import ResultRow
+from lifecycle.domain import Session
+from stores.results import ResultRow
 
 
 @dataclass(frozen=True)

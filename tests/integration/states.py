@@ -3,7 +3,7 @@ with results that have objects."""
 
 import uuid
 
-from client.sessions import SessionsClient
+from engine.operations import Engine
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.integration.snapshot import assert_invariants
 from tests.support import new_session
@@ -51,7 +51,7 @@ def start_name(start: object) -> str:
 
 
 async def session_in(
-    client: SessionsClient,
+    client: Engine,
     partitions: list[str],
     start: object,
     *,

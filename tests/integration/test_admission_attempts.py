@@ -14,7 +14,8 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.sessions import SessionsActivities
-from lifecycle.models import CreateRequest, SessionInsert, SessionUpdate, SessionWrite
+from lifecycle.calls import SessionUpdate, SessionWrite
+from lifecycle.requests import CreateRequest, SessionInsert
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.support import OPTIONS, eventually, new_session
 

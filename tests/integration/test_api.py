@@ -27,11 +27,11 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from admin.seed import seed
-from client.protos import operations_pb2, operations_pb2_grpc
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS
 from tests.integration.states import DELETED, MISSING, STARTS, session_in, start_name
 from tests.support import new_session
+from wire.protos import operations_pb2, operations_pb2_grpc
 
 pytestmark = pytest.mark.stack
 

@@ -31,9 +31,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client.protos import operations_pb2
-from client.protos.operations_pb2_grpc import OperationsStub
 from tests.conftest import report_figure
+from wire.protos import operations_pb2
+from wire.protos.operations_pb2_grpc import OperationsStub
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10000"))
 # What a client's mistake may answer; OK only for reads.

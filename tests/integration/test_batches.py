@@ -10,13 +10,14 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.batches import BatchRunner, StepFailed
 from activities.tasks import TasksActivities
+from adapters.postgres.tasks_table import PostgresTasksTable
 from admin.seed import seed
-from lifecycle.models import Guard, Sweep, TaskOptions
+from lifecycle.calls import Guard, StepCall
+from lifecycle.domain import TaskOptions
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS
 from stores.adaptive import batch_size
 from stores.keyset import Span
-from stores.tasks_table import TasksTable
 from tests.integration.history import scheduled_activities
 from tests.integration.snapshot import assert_invariants, take
 from tests.support import StackClient, committed_batches, new_session, op_id
@@ -87,7 +88,7 @@ class Interrupted(Exception):
     pass
 
 
-class FlakyTasks(TasksTable):
+class FlakyTasks(PostgresTasksTable):
     """A TasksTable whose flip fails once, on its `fail_on`-th call, after it changed the rows:
     the batch's transaction rolls back, as when a worker dies mid-batch."""
 
@@ -125,7 +126,7 @@ async def test_a_retried_step_resumes_after_its_last_committed_batch(
     async with stores.db.transaction() as tx:
         paused = await stores.sessions.admit(tx, session_id, transition)
     guard = Guard(statuses=sorted(transition.sweeps_while), epoch=paused.epoch)
-    sweep = Sweep(
+    sweep = StepCall(
         op_id=f"test-{uuid.uuid4()}",
         session_id=session_id,
         step="tasks",

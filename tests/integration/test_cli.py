@@ -29,19 +29,20 @@ from armonik.protogen.client.sessions_service_pb2_grpc import (
 from armonik.protogen.common.sessions_common_pb2 import GetSessionRequest, PauseSessionRequest
 from temporalio.client import WorkflowExecutionStatus
 
+from adapters.connect import Stores
 from admin.invariants import INVARIANTS
 from api.server import build_server
 from api.sessions import SessionsService
-from client.messages import UNAVAILABLE_TRAILER
-from client.sessions import OperationHandle, SessionsClient
-from lifecycle.models import TaskOptions
+from engine.operations import Engine, OperationHandle
+from engine.workers import build_worker
+from lifecycle.domain import TaskOptions
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.conftest import TEST_BATCHES
 from tests.integration.gates import WITHIN, ActivityGates
 from tests.integration.snapshot import assert_invariants, take
 from tests.support import StackClient, new_session
-from worker import build_worker
-from workflows.operation import workflow_id
+from wire.messages import UNAVAILABLE_TRAILER
+from workflows.identity import workflow_id
 
 pytestmark = pytest.mark.stack
 
@@ -134,7 +135,7 @@ def stores_at(address: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def serving_api(client: SessionsClient) -> AsyncIterator[str]:
+async def serving_api(client: Engine) -> AsyncIterator[str]:
     """The whole API over `client`, on a free port: its address."""
     server, port = await build_server(client, "127.0.0.1:0")
     await server.start()
@@ -699,7 +700,7 @@ async def test_an_endpoint_where_nothing_listens_is_one_line_and_exit_3(cli, cli
 async def test_a_server_answering_unavailable_is_one_line_and_exit_3(cli, client, settings):
     with nowhere() as address:
         down = settings.model_copy(update={"postgres_dsn": stores_at(address)["POSTGRES_DSN"]})
-        without_postgres = SessionsClient(down, temporal=await client.temporal())
+        without_postgres = Engine(down, client.temporal, await Stores.connect(down))
         try:
             async with serving_api(without_postgres) as api_address:
                 ran = await cli("session", "get", "any", env={"API_ADDRESS": api_address})
@@ -707,7 +708,7 @@ async def test_a_server_answering_unavailable_is_one_line_and_exit_3(cli, client
                     with pytest.raises(grpc.aio.AioRpcError) as raised:
                         await SessionsStub(channel).GetSession(GetSessionRequest(session_id="any"))
         finally:
-            await without_postgres.close()
+            await without_postgres.stores.close()
 
     line = one_error_line(ran)
     assert line.startswith(f"error: the control plane at {api_address} is unavailable ("), line

@@ -8,13 +8,14 @@ import uuid
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from client.sessions import OperationHandle
-from lifecycle.models import CreateRequest, TaskOptions
+from engine.operations import OperationHandle
+from lifecycle.domain import TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
+from lifecycle.requests import CreateRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.integration.history import failed_activities, scheduled_activities
 from tests.integration.snapshot import assert_invariants, take
-from workflows.operation import workflow_id
+from workflows.identity import workflow_id
 from workflows.registry import WORKFLOWS
 
 pytestmark = pytest.mark.stack

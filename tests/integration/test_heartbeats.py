@@ -14,20 +14,20 @@ import activities.ranges
 from activities.batches import BatchRunner
 from activities.ranges import RangesActivities
 from activities.tasks import TasksActivities
-from lifecycle.models import PlanRequest, Sweep
+from adapters.connect import Stores
+from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.tasks_table import PostgresTasksTable
+from lifecycle.calls import PlanRequest, StepCall
 from lifecycle.statuses import Operation, TaskStatus
 from lifecycle.transitions import TASK_FLIPS, TRANSITIONS, guard
 from settings import Settings
 from stores.adaptive import batch_size
-from stores.connect import Stores
-from stores.database import Database
-from stores.tasks_table import TasksTable
 from tests.support import eventually, new_session
 
 HEARTBEAT = timedelta(seconds=0.4)  # beats every 0.1 s
 
 
-class Spied(TasksTable):
+class Spied(PostgresTasksTable):
     """The tasks table, with a record of every span it was asked for, in order with the beats."""
 
     def __init__(self, db, events: list) -> None:
@@ -40,9 +40,9 @@ class Spied(TasksTable):
         return span
 
 
-def _pause_sweep(session_id: str, epoch: int) -> Sweep:
+def _pause_sweep(session_id: str, epoch: int) -> StepCall:
     flip = TASK_FLIPS[Operation.PAUSE]
-    return Sweep(
+    return StepCall(
         op_id=f"test-{uuid.uuid4()}",
         session_id=session_id,
         step="tasks",
@@ -118,7 +118,7 @@ async def test_a_batch_waiting_on_the_session_lock_keeps_beating(client, stores)
 
 
 async def test_a_pool_checkout_gives_up_after_the_store_timeout(settings):
-    db = await Database.connect(settings.postgres_dsn, 1, call_timeout=0.3)
+    db = await PostgresDatabase.connect(settings.postgres_dsn, 1, call_timeout=0.3)
     try:
         async with db.connection():
             checkout = asyncio.create_task(db.fetchval("SELECT 1"))

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.models import OperationOutcome, Session
+from lifecycle.domain import Session
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
+from lifecycle.requests import OperationOutcome
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus, TaskStatus
 from tests.integration.snapshot import Snapshot, assert_invariants, take
 from tests.integration.states import (

@@ -1,7 +1,7 @@
 """Get and List read the SessionsTable in PostgreSQL (no Temporal involved): List filters (an OR
 of ANDs), sorts and pages as ArmoniK's ListSessions does, and refuses a bad page, page size,
 filter or sort with INVALID_ARGUMENT. A deleted session is neither listed nor found. ArmoniK's
-own ListSessionsRequest and ListPartitionsRequest messages, mapped by api.filters, run here
+own ListSessionsRequest and ListPartitionsRequest messages, mapped by wire.filters, run here
 against the real PostgreSQL."""
 
 import uuid
@@ -11,12 +11,11 @@ from armonik.protogen.common import partitions_filters_pb2 as pfl
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from api.filters import list_partitions_query, list_sessions_query
-from client.sessions import SessionsClient
-from lifecycle.models import Partition, Session, TaskOptions
+from engine.operations import Engine, connect_temporal
+from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, SessionStatus
-from stores.list_query import Condition, ListQuery
+from stores.queries import Condition, ListQuery
 from tests.integration.snapshot import assert_invariants
 from tests.unit.test_api_filters import (
     SORTABLE_SESSION_FIELDS,
@@ -35,6 +34,7 @@ from tests.unit.test_api_filters import (
     sessions_request,
     timestamp,
 )
+from wire.filters import list_partitions_query, list_sessions_query
 
 pytestmark = pytest.mark.stack
 
@@ -156,15 +156,13 @@ async def test_list_pages_with_the_total_of_every_page(client, listed):
 async def test_get_and_list_read_postgresql_without_temporal(stores, settings, listed):
     tag, ids = listed
     # A client whose Temporal address leads nowhere: reads never need it.
-    offline = SessionsClient(
-        settings.model_copy(update={"temporal_address": "127.0.0.1:9"}), db=stores.db
-    )
+    nowhere = settings.model_copy(update={"temporal_address": "127.0.0.1:9"})
+    offline = Engine(nowhere, await connect_temporal(nowhere, lazy=True), stores)
     row = await stores.sessions.get(ids[3])
     assert await offline.get(ids[3]) == row
     assert row.status == S.CLOSED and row.closed_at is not None
     found, total = await page_ids(offline, ListQuery([tagged(tag)]))
     assert found == ids and total == len(ids)
-    assert offline._temporal is None
 
 
 async def test_deleted_session_is_not_listed_nor_found(client, stores, partitions):
@@ -214,7 +212,7 @@ async def test_list_refuses_bad_arguments_with_invalid_argument(client, query):
     assert refused.value.kind == INVALID_ARGUMENT
 
 
-# --- ArmoniK's ListSessionsRequest and ListPartitionsRequest, through api.filters ----------------
+# --- ArmoniK's ListSessionsRequest and ListPartitionsRequest, through wire.filters ----------------
 
 MAX_TIMESTAMP = Timestamp(seconds=253_402_300_799, nanos=999_999_999)
 MIN_TIMESTAMP = Timestamp(seconds=-62_135_596_800)

@@ -4,10 +4,10 @@ that it leaves no execution behind (not even a refused one)."""
 import pytest
 from temporalio.service import RPCError
 
-from lifecycle.models import TaskOptions
+from lifecycle.domain import TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import Operation
-from workflows.operation import workflow_id
+from workflows.identity import workflow_id
 
 MALFORMED_IDS = ["", "x" * 257, "a/b", "tab\there", "nul\x00"]
 

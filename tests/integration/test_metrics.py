@@ -17,7 +17,7 @@ from google.protobuf.duration_pb2 import Duration
 from prometheus_client.parser import text_string_to_metric_families
 
 from admin.seed import seed
-from lifecycle.models import Partition
+from lifecycle.domain import Partition
 from lifecycle.statuses import TaskStatus
 from stack import free_ports
 from telemetry import metrics

@@ -13,12 +13,12 @@ import pytest
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput
 
 from admin.invariants import check
+from engine.workers import build_worker
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.conftest import TEST_BATCHES
 from tests.integration.gates import WITHIN, ActivityGates
 from tests.support import StackClient, new_session
-from worker import build_worker
-from workflows.operation import workflow_id
+from workflows.identity import workflow_id
 
 TASKS = 5_000
 RESULTS = 300

@@ -4,8 +4,8 @@ queue entry and no object of the session, and touches no other session."""
 
 import pytest
 
+from adapters.redis.queue import PREFIX
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus, TaskStatus
-from stores.queue import PREFIX
 from tests.integration.snapshot import assert_invariants, take
 from tests.integration.states import MIX, session_in
 

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from stores.queue import QueuedTask, queue_key
+from adapters.redis.queue import queue_key
+from stores.queue import QueuedTask
 from tests.integration.snapshot import assert_invariants
 
 pytestmark = pytest.mark.stack

@@ -24,19 +24,19 @@ from armonik.protogen.common.objects_pb2 import TaskOptions
 from google.protobuf.duration_pb2 import Duration
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from adapters.postgres.auth_table import PostgresAuthTable
 from api.server import build_server
 from client.api import OPERATION_RPCS
-from client.protos import operations_pb2
-from client.protos.operations_pb2_grpc import OperationsStub
 from lifecycle.statuses import Operation, SessionStatus
 from security.certs import DEV_USERS, Authority, fingerprint
 from security.permissions import ALL, DEV_ROLES
 from security.tls import ServerTls
-from stores.auth_table import AuthTable
 from tests.conftest import OPTIONS, report_figure
 from tests.integration.test_api_fuzz import database_digest, fire, summary
 from tests.integration.test_cli import Cli
-from workflows.operation import REQUESTED_BY, SESSION_ID, workflow_id
+from wire.protos import operations_pb2
+from wire.protos.operations_pb2_grpc import OperationsStub
+from workflows.identity import REQUESTED_BY, SESSION_ID, workflow_id
 
 pytestmark = pytest.mark.stack
 
@@ -73,7 +73,7 @@ def pki() -> Pki:
 async def secure_api(client, pki: Pki) -> str:
     """The API over mutual TLS, on a free port, with the development roles and users (each
     named by exactly its certificate), and `nobody` without roles."""
-    auth = AuthTable(client.stores.db)
+    auth = PostgresAuthTable(client.stores.db)
     for role, permissions in DEV_ROLES.items():
         await auth.put_role(role, permissions)
     for user in [*DEV_USERS, "nobody"]:

@@ -7,7 +7,7 @@ import pytest
 from admin.seed import MANUAL_EVERY, seed
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
-from stores.object_storage import object_key
+from stores.objects import object_key
 from tests.support import OPTIONS
 
 pytestmark = pytest.mark.stack

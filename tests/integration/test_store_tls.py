@@ -14,13 +14,14 @@ import asyncpg
 import pytest
 from botocore.exceptions import SSLError as BotocoreSSLError
 
-from client.sessions import SessionsClient
+from adapters.postgres.database import PostgresDatabase
+from adapters.redis.queue import RedisQueue
+from adapters.s3.object_storage import S3ObjectStorage
+from engine.operations import connect_temporal
 from security.certs import Authority
 from stack.ports import free_ports
 from stack.s3_server import INTERNAL_PORTS, S3
-from stores.database import Database
-from stores.object_storage import ObjectStorage
-from stores.queue import Queue, QueuedTask
+from stores.queue import QueuedTask
 from tests.integration.tls_relay import TlsRelay
 
 pytestmark = pytest.mark.stack
@@ -59,8 +60,8 @@ def https_s3(tmp_path_factory, pki):
         server.stop()
 
 
-async def _s3(endpoint: str, ca_bundle: str) -> ObjectStorage:
-    return await ObjectStorage.connect(
+async def _s3(endpoint: str, ca_bundle: str) -> S3ObjectStorage:
+    return await S3ObjectStorage.connect(
         endpoint, "tls-test", "armonik", "armonik", "us-east-1", 10.0, 4, ca_bundle
     )
 
@@ -87,7 +88,7 @@ async def test_s3_over_https_with_the_configured_ca_bundle(https_s3, pki):
 
 async def test_redis_over_tls_with_rediss_and_its_ca(stack, pki):
     async with TlsRelay(urlsplit(stack.env()["REDIS_URL"]).netloc, pki["server"]) as relay:
-        queue = Queue.connect(f"rediss://{relay.address}/0?ssl_ca_certs={pki['ca']}", 10.0)
+        queue = RedisQueue.connect(f"rediss://{relay.address}/0?ssl_ca_certs={pki['ca']}", 10.0)
         try:
             task = QueuedTask("tls-session", "tls-task", "tls-partition", 1)
             assert await queue.push([task]) == 1
@@ -95,7 +96,7 @@ async def test_redis_over_tls_with_rediss_and_its_ca(stack, pki):
         finally:
             await queue.close()
 
-        untrusting = Queue.connect(f"rediss://{relay.address}/0", 10.0)
+        untrusting = RedisQueue.connect(f"rediss://{relay.address}/0", 10.0)
         try:
             with pytest.raises(Exception) as raised:
                 await untrusting.push([task])
@@ -111,17 +112,13 @@ async def test_temporal_over_tls_with_its_ca(stack, settings, pki):
         secure = settings.model_copy(
             update={"temporal_address": relay.address, "temporal_tls_ca": str(pki["ca"])}
         )
-        client = SessionsClient(secure)
-        try:
-            temporal = await client.temporal()
-            counted = await temporal.count_workflows()
-            assert counted.count >= 0
-        finally:
-            await client.close()
+        temporal = await connect_temporal(secure)
+        counted = await temporal.count_workflows()
+        assert counted.count >= 0
 
-        plain = SessionsClient(settings.model_copy(update={"temporal_address": relay.address}))
+        plain = settings.model_copy(update={"temporal_address": relay.address})
         with pytest.raises(RuntimeError):
-            await asyncio.wait_for(plain.temporal(), 20)
+            await asyncio.wait_for(connect_temporal(plain), 20)
 
 
 async def test_a_postgres_dsn_that_demands_tls_is_honoured(stack, settings):
@@ -129,5 +126,5 @@ async def test_a_postgres_dsn_that_demands_tls_is_honoured(stack, settings):
     shows the DSN's TLS settings reach the connection."""
     dsn = f"{settings.postgres_dsn}?sslmode=require"
     with pytest.raises((ConnectionError, asyncpg.exceptions.PostgresError, OSError)) as raised:
-        await Database.connect(dsn, 1, 5.0)
+        await PostgresDatabase.connect(dsn, 1, 5.0)
     assert "ssl" in str(raised.value).lower(), raised.value

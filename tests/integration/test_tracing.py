@@ -13,11 +13,11 @@ from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 
 from api.server import build_server
+from engine.workers import build_worker
 from lifecycle.statuses import SessionStatus, TaskStatus
 from telemetry import tracing
 from tests.conftest import TEST_BATCHES, report_figure
 from tests.support import StackClient, new_session
-from worker import build_worker
 
 TASKS = 1_000
 PAUSE_RPC = "/armonik.api.grpc.v1.sessions.Sessions/PauseSession"

@@ -7,10 +7,10 @@ import uuid
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from engine.workers import build_worker
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.conftest import TEST_BATCHES
 from tests.support import StackClient, new_session
-from worker import build_worker
 
 TASKS = 2_000
 

@@ -19,11 +19,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.filters import PARTITION_RAW_FIELDS, list_partitions_query, list_sessions_query
-from client.messages import SESSION_RAW_FIELDS, TASK_OPTION_FIELDS
+from adapters.postgres.list_queries import compile_query
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
-from stores.list_query import Condition, ListQuery, PartitionsQuery, compile_query
+from stores.queries import Condition, ListQuery, PartitionsQuery
+from wire.filters import PARTITION_RAW_FIELDS, list_partitions_query, list_sessions_query
+from wire.messages import SESSION_RAW_FIELDS, TASK_OPTION_FIELDS
 
 # --- building requests ---------------------------------------------------------------------------
 

@@ -6,14 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.postgres.list_queries import compile_query
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
-from stores.list_query import (
-    MAX_PAGE_SIZE,
-    Condition,
-    ListQuery,
-    PartitionsQuery,
-    compile_query,
-)
+from stores.queries import MAX_PAGE_SIZE, Condition, ListQuery, PartitionsQuery
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from lifecycle.statuses import Operation
 from telemetry.logs import JsonLines, OperationContext
-from workflows.operation import workflow_id
+from workflows.identity import workflow_id
 
 
 def _logger(stream: io.StringIO) -> logging.Logger:

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from stores.object_storage import ObjectStorage, delete_window
+from adapters.s3.object_storage import S3ObjectStorage, delete_window
 
 
 class OneCallFails:
@@ -41,10 +41,12 @@ class Answers:
         return {}
 
 
-def storage(s3, ceiling: int = 8, timeout: float = 30, initial: int | None = None) -> ObjectStorage:
+def storage(
+    s3, ceiling: int = 8, timeout: float = 30, initial: int | None = None
+) -> S3ObjectStorage:
     """`initial`: the window's first size (by default its ceiling, past the slow start)."""
     window = delete_window(1, ceiling, timeout, initial=initial or ceiling)
-    return ObjectStorage(s3, "b", AsyncExitStack(), timeout, window)
+    return S3ObjectStorage(s3, "b", AsyncExitStack(), timeout, window)
 
 
 def slow_down() -> ClientError:

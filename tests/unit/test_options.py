@@ -2,7 +2,7 @@
 
 import pytest
 
-from lifecycle.models import TaskOptions
+from lifecycle.domain import TaskOptions
 from lifecycle.options import resolve_create
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 

@@ -11,7 +11,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from lifecycle.models import Guard, Sweep
+from lifecycle.calls import Guard, StepCall
 
 RESULT_TIMEOUT = 20  # seconds
 
@@ -127,4 +127,4 @@ class _Scripted(ActivityInboundInterceptor):
 
 
 def is_sweep(call: Call) -> bool:
-    return isinstance(call.arg, Sweep)
+    return isinstance(call.arg, StepCall)

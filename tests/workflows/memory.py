@@ -15,15 +15,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from lifecycle.models import Guard, Partition, Session, StepProgress, TaskOptions
+from lifecycle.calls import Guard
+from lifecycle.domain import Partition, Session, TaskOptions
+from lifecycle.progress import StepProgress
 from lifecycle.statuses import Operation, SessionStatus
 from lifecycle.transitions import SessionTransition
+from stores.database import Tx
 from stores.keyset import Acked, Span
-from stores.operations_log import AdmittedOperation
-from stores.protocols import Tx
+from stores.operations import AdmittedOperation
 from stores.queue import QueuedTask
-from stores.results_table import ResultRow
-from stores.tasks_table import TaskRow
+from stores.results import ResultRow
+from stores.tasks import TaskRow
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -14,13 +14,13 @@ from temporalio.worker import Interceptor
 
 from activities.failure_interceptor import FailureInterceptor
 from activities.registry import activities
-from lifecycle.models import Partition, Session, TaskOptions
+from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.statuses import ResultStatus, SessionStatus, TaskStatus
 from settings import Settings
-from stores.object_storage import object_key
+from stores.objects import object_key
 from stores.queue import QueuedTask
-from stores.results_table import ResultRow
-from stores.tasks_table import TaskRow
+from stores.results import ResultRow
+from stores.tasks import TaskRow
 from tests.workflows.faults import Call, Gate, Script, is_sweep
 from tests.workflows.memory import NOW, MemoryStores
 

@@ -7,12 +7,13 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from lifecycle.models import CreateRequest, Guard, OperationOutcome, OperationRequest
+from lifecycle.calls import Guard
+from lifecycle.requests import CreateRequest, OperationOutcome, OperationRequest
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS
 from tests.workflows.faults import Gate
 from tests.workflows.scenario import Scenario
-from workflows.operation import workflow_id
+from workflows.identity import workflow_id
 from workflows.registry import WORKFLOWS
 
 RESULT_TIMEOUT = 20  # seconds

@@ -3,7 +3,7 @@ picks up at the range where the last one stopped: none redone, none skipped, no 
 
 from temporalio.api.enums.v1 import EventType
 
-from lifecycle.models import OperationRequest
+from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import result_of, start, task_queue, worker

@@ -1,6 +1,6 @@
 """CreateSession: the partitions are checked, then the session inserted."""
 
-from lifecycle.models import CreateRequest
+from lifecycle.requests import CreateRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import DEFAULT_PARTITION, Scenario, options
 from tests.workflows.support import execute

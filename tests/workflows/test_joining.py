@@ -5,7 +5,7 @@ import pytest
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from lifecycle.models import OperationRequest
+from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
 from tests.workflows.support import entered, result_of, start, task_queue, worker

@@ -3,7 +3,8 @@ carries the final figures."""
 
 import pytest
 
-from lifecycle.models import OperationRequest, Progress
+from lifecycle.progress import Progress
+from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
 from tests.workflows.support import entered, result_of, start, task_queue, worker

@@ -2,7 +2,7 @@
 own checkpoint, its second stage following its first over the same spans, across continue-as-new;
 and the progress sums the ranges."""
 
-from lifecycle.models import OperationRequest
+from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.workflows.scenario import Scenario, key
 from tests.workflows.support import result_of, start, task_queue, worker

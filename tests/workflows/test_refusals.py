@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
-from lifecycle.models import CreateRequest, OperationOutcome, TaskOptions
+from lifecycle.domain import TaskOptions
 from lifecycle.refusals import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND
+from lifecycle.requests import CreateRequest, OperationOutcome
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario, options
 from tests.workflows.support import execute

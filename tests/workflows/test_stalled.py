@@ -5,11 +5,12 @@ Time-skipping makes the waits free."""
 
 import asyncio
 
-from lifecycle.models import OperationRequest, Progress
+from lifecycle.progress import Progress
+from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.workflows.scenario import Scenario
 from tests.workflows.support import entered, result_of, start, task_queue, worker
-from workflows.operation import CALL_ATTEMPTS
+from workflows.policy import CALL_ATTEMPTS
 
 FAILED_CALLS = 4
 

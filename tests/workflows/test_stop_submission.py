@@ -1,6 +1,6 @@
 """StopSubmission: one write to the SessionsTable, clearing the flags the request names."""
 
-from lifecycle.models import OperationRequest
+from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
 from tests.workflows.support import execute

@@ -1,0 +1,216 @@
+"""The list-query model (stores/queries.py) compiled to SQL: filtering, sorting, counting and
+paging all run in PostgreSQL, and every value a client gives is a bound parameter."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.postgres.database import PostgresDatabase
+from lifecycle.statuses import SessionStatus
+from stores.queries import (
+    ARRAY,
+    PARTITIONS,
+    SESSIONS,
+    STRING,
+    TASK_OPTION_FIELDS,
+    Condition,
+    Field,
+    Listing,
+    PagedQuery,
+    checked_value,
+)
+
+COMPARISONS = {"eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+LIKE_PATTERNS = {
+    "contains": "%{}%",
+    "not_contains": "%{}%",
+    "starts_with": "{}%",
+    "ends_with": "%{}",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    sql: str
+    kind: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a listing's rows are: its table, the rows of it that are listed at all (`scope`),
+    and the SQL of each of its fields."""
+
+    listing: Listing
+    table: str
+    sql: dict[str, str]
+    scope: str = "TRUE"
+
+    def column(self, name: str, params: list[Any], first: int = 1, sort: bool = False) -> Column:
+        """The SQL of a field (a generic option key goes in `params`, numbered from `first`)."""
+        f: Field = self.listing.field(name)
+        key = self.listing.option_key(name)
+        if key is not None:
+            params.append(key)
+            sql = f"(options->'options'->>${first + len(params) - 1}::text)"
+            return Column(f'{sql} COLLATE "C"' if sort else sql, STRING, nullable=True)
+        sql = self.sql[name]
+        if sort and f.kind in (STRING, ARRAY):
+            # Bytewise, as MongoDB compares strings and as the keys already are, whatever the
+            # database's locale.
+            sql = f'{sql} COLLATE "C"'
+        return Column(sql, f.kind, f.nullable)
+
+
+def _options_sql(column: str) -> dict[str, str]:
+    """The SQL of the TaskOptions fields, stored as JSON in `column`."""
+    typed = {
+        # Stored as float seconds: rounded to the nanosecond, as a protobuf Duration counts, so
+        # that a float's last digit does not decide an equality.
+        "options.max_duration": f"round(({column}->>'max_duration')::numeric, 9)",
+        "options.max_retries": f"({column}->>'max_retries')::bigint",
+        "options.priority": f"({column}->>'priority')::bigint",
+    }
+    return {
+        name: typed.get(name, f"({column}->>'{name.removeprefix('options.')}')")
+        for name in TASK_OPTION_FIELDS
+    }
+
+
+SOURCES = {
+    SESSIONS.what: Source(
+        SESSIONS,
+        table="sessions",
+        # A deleted session's tombstone is listed by no one.
+        scope=f"status <> {int(SessionStatus.DELETED)}",
+        sql={
+            **{name: name for name in SESSIONS.fields if not name.startswith("options.")},
+            # Exact seconds (numeric since PostgreSQL 14), null while the session is open.
+            "duration": "EXTRACT(EPOCH FROM closed_at - created_at)",
+            **_options_sql("options"),
+        },
+    ),
+    PARTITIONS.what: Source(
+        PARTITIONS, table="partitions", sql={name: name for name in PARTITIONS.fields}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    where: str
+    params: list[Any]
+    # The sort may refer to parameters of its own (an option key), numbered after the filter's.
+    order_by: str
+    reverse_order_by: str  # the exact reverse: the key makes the order total
+    order_params: list[Any]
+    limit: int
+    offset: int
+    source: Source
+
+    def count(self) -> tuple[str, list[Any]]:
+        return f"SELECT count(*) FROM {self._rows} AND ({self.where})", self.params
+
+    def page(self, columns: str, total: int) -> tuple[str, list[Any]]:
+        """The page, given how many rows match in all (counted in the same snapshot)."""
+        limit, offset, order_by = self.limit, self.offset, self.order_by
+        if offset > total // 2:
+            # Nearer the end than the start: walked from the end, a deep page costs what a
+            # shallow one does (a sort keeps the rows up to the page's end, not 90,000 of them).
+            end = min(offset + limit, total)
+            limit, offset, order_by = max(end - offset, 0), total - end, self.reverse_order_by
+        # The page's keys first, then its rows: the rows an OFFSET skips are never read whole,
+        # and where an index covers the sort and the filter (created_at) they are not read at
+        # all.
+        n = len(self.params) + len(self.order_params)
+        key, table = self.source.listing.key, self.source.table
+        keys = (
+            f"SELECT {key} FROM {self._rows} AND ({self.where})"
+            f" ORDER BY {order_by} LIMIT ${n + 1} OFFSET ${n + 2}"
+        )
+        return (
+            f"SELECT {columns} FROM {table} WHERE {key} IN ({keys}) ORDER BY {self.order_by}",
+            [*self.params, *self.order_params, limit, offset],
+        )
+
+    @property
+    def _rows(self) -> str:
+        return f"{self.source.table} WHERE {self.source.scope}"
+
+
+async def fetch_page(
+    db: PostgresDatabase, query: PagedQuery, columns: str
+) -> tuple[list[Any], int]:
+    """The rows of the query's page, and how many rows match in all."""
+    compiled = compile_query(query)
+    # One snapshot for the count and the page, so that the total is that of the rows listed.
+    async with (
+        db.connection() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        sql, args = compiled.count()
+        total = await conn.fetchval(sql, *args)
+        rows = []
+        if compiled.limit > 0 and compiled.offset < total:
+            sql, args = compiled.page(columns, total)
+            rows = await conn.fetch(sql, *args)
+    return rows, total
+
+
+def compile_query(query: PagedQuery) -> CompiledQuery:
+    """The query (checked when it was made) as SQL over its listing's table."""
+    source = SOURCES[query.listing.what]
+    params: list[Any] = []
+    where = _where(query.filters, source, params)
+    order_params: list[Any] = []
+    column = source.column(query.sort_field, order_params, first=len(params) + 1, sort=True)
+
+    def order_by(desc: bool) -> str:
+        direction = "DESC" if desc else "ASC"
+        # Null is the smallest value, as in ArmoniK's MongoDB. Said only where a null can occur:
+        # on a NOT NULL column the clause would keep its plain index from serving the sort.
+        nulls = (" NULLS LAST" if desc else " NULLS FIRST") if column.nullable else ""
+        return f"{column.sql} {direction}{nulls}, {source.listing.key} {direction}"
+
+    return CompiledQuery(
+        where=where,
+        params=params,
+        order_by=order_by(query.sort_desc),
+        reverse_order_by=order_by(not query.sort_desc),
+        order_params=order_params,
+        limit=query.page_size,
+        offset=query.page * query.page_size,
+        source=source,
+    )
+
+
+def _where(filters: Any, source: Source, params: list[Any]) -> str:
+    if not filters:
+        return "TRUE"
+    ors = []
+    for conjunction in filters:
+        ands = [_condition(c, source, params) for c in conjunction] or ["TRUE"]
+        ors.append("(" + " AND ".join(ands) + ")")
+    return " OR ".join(ors)
+
+
+def _condition(c: Condition, source: Source, params: list[Any]) -> str:
+    value = checked_value(c, source.listing)
+    column = source.column(c.field, params)
+    kind, sql = column.kind, column.sql
+    if value is None:
+        return f"({sql} IS {'' if c.op == 'eq' else 'NOT '}NULL)"
+    if kind == STRING and c.op in LIKE_PATTERNS:
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(LIKE_PATTERNS[c.op].format(escaped))
+        like = f"({sql} LIKE ${len(params)} ESCAPE '\\')"
+        # A null field does not contain the string: NOT LIKE alone would leave it out.
+        return f"({like} IS NOT TRUE)" if c.op == "not_contains" else like
+    params.append(value)
+    p = f"${len(params)}"
+    if kind == ARRAY:
+        # Containment (@>) rather than = ANY, so that a GIN index on the array can serve it.
+        contains = f"({sql} @> ARRAY[{p}::text])"
+        return f"(NOT {contains})" if c.op == "not_contains" else contains
+    if c.op == "ne" and column.nullable:
+        return f"({sql} IS DISTINCT FROM {p})"
+    return f"({sql} {COMPARISONS[c.op]} {p})"
