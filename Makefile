@@ -30,9 +30,11 @@ protos: $(VENV)/.installed
 	$(PYTHON) -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. \
 		wire/protos/operations.proto
 
+# Lint: ruff, then the layer contract of pyproject.toml (import-linter).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

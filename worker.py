@@ -1,6 +1,6 @@
 """The worker: runs every session workflow and activity against the configured stores.
 
-python -m worker      (configuration from environment variables, see settings.py)
+python -m worker      (configuration from environment variables, see settings/)
 """
 
 import asyncio

@@ -9,6 +9,7 @@ from activities.ranges import RangesActivities
 from activities.results import ResultsActivities
 from activities.sessions import SessionsActivities
 from activities.tasks import TasksActivities
+from lifecycle.transitions import RESULTS, TASKS
 from settings import Settings
 from stores.adaptive import batch_size
 from stores.store_set import StoreSet
@@ -33,7 +34,7 @@ def activities(stores: StoreSet, settings: Settings) -> list[Callable]:
         settings.result_batch_size, store_limit_gauge("postgres", "results_per_batch")
     )
     ranges = RangesActivities(
-        stores.db, {"tasks": stores.tasks, "results": stores.results}, stores.operations
+        stores.db, {TASKS: stores.tasks, RESULTS: stores.results}, stores.operations
     )
     sessions = SessionsActivities(
         stores.db,

@@ -2,7 +2,7 @@
 Operations service, and the standard health-checking and reflection services (so that grpcurl
 and load balancers work).
 
-python -m api [--insecure]     (configuration from environment variables, see settings.py)
+python -m api [--insecure]     (configuration from environment variables, see settings/)
 """
 
 import argparse

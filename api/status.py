@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.postgres.database import POSTGRES_DOWN
 from lifecycle.refusals import (
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
@@ -22,7 +23,6 @@ from lifecycle.refusals import (
     NOT_FOUND,
     Refused,
 )
-from stores.failures import POSTGRES_DOWN
 from wire.messages import UNAVAILABLE_TRAILER
 
 log = logging.getLogger("armonik_sessions.api")

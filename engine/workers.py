@@ -49,7 +49,7 @@ def build_worker(
         activities=activities(stores, settings),
         interceptors=[FailureInterceptor(), *interceptors],
         # Never more activities than pooled connections: each holds at most one at a time, so
-        # none waits for a connection (settings.py).
+        # none waits for a connection (settings/).
         max_concurrent_activities=min(settings.max_concurrent_activities, settings.pool_size),
         no_remote_activities=not remote_activities,
         # Eager dispatch would run an activity on the worker that scheduled it: batch calls go

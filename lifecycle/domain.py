@@ -24,6 +24,14 @@ class TaskOptions:
     options: dict[str, str] = field(default_factory=dict)
 
 
+# TaskOptions' fields by kind: each layer that maps the options (their checks, the list
+# queries, the wire) derives its names from these.
+TASK_OPTION_NAMES = tuple(n for n in TaskOptions.__dataclass_fields__ if n != "options")
+TASK_OPTION_TEXTS = tuple(
+    n for n in TASK_OPTION_NAMES if TaskOptions.__dataclass_fields__[n].type in (str, "str")
+)
+
+
 @dataclass
 class Session:
     session_id: str

@@ -1,7 +1,7 @@
 """Validation of requests that are malformed in themselves, whatever the sessions hold: a new
 session's partitions and options, and session ids. They are refused before anything starts."""
 
-from lifecycle.domain import TaskOptions
+from lifecycle.domain import TASK_OPTION_TEXTS, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 99
@@ -73,12 +73,7 @@ def _check_sizes(partition_ids: list[str], options: TaskOptions) -> None:
     if len(options.options) > MAX_OPTIONS:
         raise Refused(INVALID_ARGUMENT, f"a session has at most {MAX_OPTIONS} options")
     texts = {
-        "partition_id": options.partition_id,
-        "application_name": options.application_name,
-        "application_version": options.application_version,
-        "application_namespace": options.application_namespace,
-        "application_service": options.application_service,
-        "engine_type": options.engine_type,
+        **{name: getattr(options, name) for name in TASK_OPTION_TEXTS},
         **{f"options[{k[:40]!r}]": v for k, v in options.options.items()},
         **{f"an option key ({k[:40]!r}...)": k for k in options.options},
     }

@@ -8,13 +8,15 @@ from lifecycle.calls import SessionWrite, SweepState
 from lifecycle.domain import Session, TaskOptions
 from lifecycle.progress import Progress
 
-# How long a worker may go silent before its activity is retried elsewhere (settings.py derives
+# How long a worker may go silent before its activity is retried elsewhere (settings/ derives
 # every store timeout from it). It travels with each request, so that the workflow that
 # schedules the activities and the worker that runs them agree on it.
 DEFAULT_HEARTBEAT_TIMEOUT = 10.0
-# An operation continues as new past this many history events (settings.py).
+# An operation continues as new past this many history events (settings/).
 DEFAULT_HISTORY_LIMIT = 400
-# A bulk step that retries this long without committing shows as stalled (settings.py).
+# Ranges of a session's rows that each bulk step runs side by side (settings/).
+DEFAULT_SWEEP_RANGES = 4
+# A bulk step that retries this long without committing shows as stalled (settings/).
 DEFAULT_STALL_SECONDS = 60.0
 
 
@@ -49,10 +51,10 @@ class OperationRequest:
     history_limit: int = DEFAULT_HISTORY_LIMIT
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
     # Ranges of a session's rows that each bulk step runs side by side (settings.sweep_ranges).
-    sweep_ranges: int = 1
+    sweep_ranges: int = DEFAULT_SWEEP_RANGES
     # The user who asked (api/auth.py), for the operations log.
     requested_by: str = ""
-    # A bulk step that retries this long without committing shows as stalled (settings.py).
+    # A bulk step that retries this long without committing shows as stalled (settings/).
     stall_seconds: float = DEFAULT_STALL_SECONDS
     carried: Carried | None = None
 

@@ -4,15 +4,13 @@ named by exactly its certificate (CN and fingerprint) in the development certifi
 
 from pathlib import Path
 
-from adapters.postgres.auth_table import PostgresAuthTable
-from adapters.postgres.database import PostgresDatabase
 from security.certs import DEV_USERS, ensure_dev_certs, fingerprint
 from security.permissions import DEV_ROLES
+from stores.auth import AuthTable
 
 
-async def install_dev_users(db: PostgresDatabase, certs: Path) -> None:
+async def install_dev_users(auth: AuthTable, certs: Path) -> None:
     ensure_dev_certs(certs)
-    auth = PostgresAuthTable(db)
     for role, permissions in DEV_ROLES.items():
         await auth.put_role(role, permissions)
     for user in DEV_USERS:

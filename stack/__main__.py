@@ -298,13 +298,14 @@ def _publish_metrics(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
 def _install_dev_users(stack: Stack, certs: Path) -> None:
     import asyncio
 
+    from adapters.postgres.auth_table import PostgresAuthTable
     from adapters.postgres.database import PostgresDatabase
     from security.dev import install_dev_users
 
     async def install() -> None:
         db = await PostgresDatabase.connect(stack.env()["POSTGRES_DSN"], 1, 10.0)
         try:
-            await install_dev_users(db, certs)
+            await install_dev_users(PostgresAuthTable(db), certs)
         finally:
             await db.close()
 

@@ -19,7 +19,7 @@ from stack.worker_process import API_READY_LINE, Worker
 if TYPE_CHECKING:
     from settings import Settings
 
-# The ports of `make run`, the ones settings.py defaults to.
+# The ports of `make run`, the ones settings/ defaults to.
 DEFAULT_PORTS = {
     "temporal": 7233,
     "temporal_ui": 8233,
@@ -103,7 +103,7 @@ class Stack:
         return [server for server in every if server.name not in self.external]
 
     def env(self) -> dict[str, str]:
-        """The environment variables of settings.py, pointing at this stack's servers."""
+        """The environment variables of settings/, pointing at this stack's servers."""
         settings = self.settings
         return {
             "TEMPORAL_ADDRESS": self.external.get("temporal", self.temporal.address),

@@ -1,39 +1,35 @@
 """Why a store call failed, as an operator reads it: the store is down (refused, reset, not
 resolving), it did not answer in time (settings.store_timeout), or something else (a bug, a
-constraint). The metrics of retried activity attempts go by it (telemetry/metrics.py)."""
+constraint). The metrics of retried activity attempts go by it (telemetry/metrics.py), and the
+batch runner and the adaptive limits tell a timeout from the rest by it.
 
-import asyncpg
-import botocore.exceptions
-import redis.exceptions
+Which of a driver's errors mean what is the adapter's to say: each registers its own
+(adapters/postgres, adapters/redis, adapters/s3), so that nothing here imports a driver.
+"""
 
 # The causes, as the metric of retried attempts labels them.
 STORE_DOWN = "store_down"
 TIMEOUT = "timeout"
 OTHER = "other"
 
-TIMEOUTS = (
-    TimeoutError,
-    # PostgreSQL's statement_timeout and lock_timeout cancel the statement.
-    asyncpg.QueryCanceledError,
-    asyncpg.LockNotAvailableError,
-    redis.exceptions.TimeoutError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ConnectTimeoutError,
-)
-# PostgreSQL out of reach, as asyncpg says it (the API answers these UNAVAILABLE too).
-POSTGRES_DOWN = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-)
-DOWN = (
-    OSError,
-    *POSTGRES_DOWN,
-    redis.exceptions.ConnectionError,
-    botocore.exceptions.EndpointConnectionError,
-    botocore.exceptions.ConnectionClosedError,
-)
+# The errors of each cause: Python's own, and those the adapters register.
+TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError,)
+DOWN: tuple[type[BaseException], ...] = (OSError,)
+
+
+def register(
+    *,
+    timeouts: tuple[type[BaseException], ...] = (),
+    down: tuple[type[BaseException], ...] = (),
+) -> None:
+    """A driver's errors that mean the store timed out, or is down."""
+    global TIMEOUTS, DOWN
+    TIMEOUTS = (*TIMEOUTS, *(t for t in timeouts if t not in TIMEOUTS))
+    DOWN = (*DOWN, *(d for d in down if d not in DOWN))
+
+
+def is_timeout(error: BaseException) -> bool:
+    return isinstance(error, TIMEOUTS)
 
 
 def failure_cause(error: BaseException) -> str:

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from typing import Any, ClassVar
 
-from lifecycle.domain import TaskOptions
+from lifecycle.domain import TASK_OPTION_NAMES
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
 
@@ -110,8 +110,7 @@ OPTIONS_MAP = "options.options."
 OPTION_KINDS = {"max_duration": DURATION, "max_retries": NUMBER, "priority": NUMBER}
 TASK_OPTION_FIELDS = {
     f"options.{name}": Field(OPTION_KINDS.get(name, STRING), nullable=True)
-    for name in TaskOptions.__dataclass_fields__
-    if name != "options"
+    for name in TASK_OPTION_NAMES
 }
 SESSIONS = Listing(
     what="session",

@@ -8,16 +8,16 @@ import logging
 
 from temporalio.client import Client
 
-from adapters.redis.queue import RedisQueue
 from lifecycle.registry import OPERATION, STALLED
 from lifecycle.statuses import Operation
+from stores.queue import Queue
 from telemetry.metrics import OPERATIONS_RUNNING, OPERATIONS_STALLED, QUEUE_DEPTH, process_meter
 
 log = logging.getLogger("armonik_sessions.metrics")
 
 
 class Samplers:
-    def __init__(self, queue: RedisQueue, temporal: Client, task_queue: str) -> None:
+    def __init__(self, queue: Queue, temporal: Client, task_queue: str) -> None:
         self.queue = queue
         self.temporal = temporal
         self.task_queue = task_queue

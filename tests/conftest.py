@@ -99,7 +99,7 @@ async def partitions(client) -> list[str]:
     """Two partitions besides the default one."""
     ids = [f"part-{n}-{os.getpid()}" for n in ("a", "b")]
     for partition_id in ids:
-        await client.create_partition(Partition(partition_id))
+        await client.stores.partitions.upsert(Partition(partition_id))
     return ids
 
 

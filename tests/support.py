@@ -13,6 +13,7 @@ from engine.operations import Engine, OperationHandle
 from lifecycle.domain import TaskOptions
 from lifecycle.statuses import TaskStatus
 from settings import Settings
+from stores.results import ResultRow
 from workflows.identity import op_id as operation_op_id
 
 T = TypeVar("T")
@@ -85,3 +86,8 @@ async def new_session(
             upload_every=upload_every,
         )
     return session.session_id
+
+
+async def result_rows(stores, session_id: str) -> list[ResultRow]:
+    """Every result of the session, read whole (a test's look, not a sweep's)."""
+    return [ResultRow(**dict(r)) async for chunk in stores.results.walk(session_id) for r in chunk]

@@ -10,7 +10,7 @@ from armonik.protogen.common.sessions_common_pb2 import SessionRaw
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lifecycle.domain import Partition, Session, TaskOptions
+from lifecycle.domain import TASK_OPTION_NAMES, TASK_OPTION_TEXTS, Partition, Session, TaskOptions
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
 from lifecycle.statuses import SessionStatus
 
@@ -35,15 +35,8 @@ SESSION_RAW_FIELDS = {
     sf.SESSION_RAW_ENUM_FIELD_DURATION: "duration",
 }
 TASK_OPTION_FIELDS = {
-    sf.TASK_OPTION_ENUM_FIELD_MAX_DURATION: "options.max_duration",
-    sf.TASK_OPTION_ENUM_FIELD_MAX_RETRIES: "options.max_retries",
-    sf.TASK_OPTION_ENUM_FIELD_PRIORITY: "options.priority",
-    sf.TASK_OPTION_ENUM_FIELD_PARTITION_ID: "options.partition_id",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_NAME: "options.application_name",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_VERSION: "options.application_version",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_NAMESPACE: "options.application_namespace",
-    sf.TASK_OPTION_ENUM_FIELD_APPLICATION_SERVICE: "options.application_service",
-    sf.TASK_OPTION_ENUM_FIELD_ENGINE_TYPE: "options.engine_type",
+    getattr(sf, f"TASK_OPTION_ENUM_FIELD_{name.upper()}"): f"options.{name}"
+    for name in TASK_OPTION_NAMES
 }
 
 
@@ -70,13 +63,8 @@ def task_options_message(options: TaskOptions) -> TaskOptionsMessage:
     message = TaskOptionsMessage(
         max_retries=options.max_retries,
         priority=options.priority,
-        partition_id=options.partition_id,
-        application_name=options.application_name,
-        application_version=options.application_version,
-        application_namespace=options.application_namespace,
-        application_service=options.application_service,
-        engine_type=options.engine_type,
         options=options.options,
+        **{name: getattr(options, name) for name in TASK_OPTION_TEXTS},
     )
     if options.max_duration is not None:
         message.max_duration.CopyFrom(_duration(timedelta(seconds=options.max_duration)))
@@ -95,13 +83,8 @@ def task_options(message: TaskOptionsMessage) -> TaskOptions:
         max_duration=max_duration,
         max_retries=message.max_retries,
         priority=message.priority,
-        partition_id=message.partition_id,
-        application_name=message.application_name,
-        application_version=message.application_version,
-        application_namespace=message.application_namespace,
-        application_service=message.application_service,
-        engine_type=message.engine_type,
         options=dict(message.options),
+        **{name: getattr(message, name) for name in TASK_OPTION_TEXTS},
     )
 
 

@@ -8,6 +8,21 @@ from typing import Any
 
 import asyncpg
 
+from stores import failures
+
+# PostgreSQL out of reach, as asyncpg says it (the API answers these UNAVAILABLE too).
+POSTGRES_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+failures.register(
+    # PostgreSQL's statement_timeout and lock_timeout cancel the statement.
+    timeouts=(asyncpg.QueryCanceledError, asyncpg.LockNotAvailableError),
+    down=POSTGRES_DOWN,
+)
+
 # Any constant will do: it only keeps two processes from migrating at the same time.
 MIGRATION_LOCK = 7_233_5432
 # A migration may rewrite a large table, and waits for another process's: no store timeout.

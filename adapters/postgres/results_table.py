@@ -62,7 +62,3 @@ class PostgresResultsTable(PostgresSessionRows):
             also_set="opaque_id = NULL",
             only_if="NOT manual_deletion",
         )
-
-    async def all_rows(self, session_id: str) -> list[ResultRow]:
-        """Every result of the session; for checks and tests, not for sweeps."""
-        return [ResultRow(**dict(r)) async for chunk in self.walk(session_id) for r in chunk]

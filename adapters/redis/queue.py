@@ -16,8 +16,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from lifecycle.options import MAX_PRIORITY, MIN_PRIORITY
+from stores import failures
 from stores.adaptive import AdaptiveSize, OnChange
 from stores.queue import QueuedTask
+
+failures.register(timeouts=(redis_errors.TimeoutError,), down=(redis_errors.ConnectionError,))
 
 PREFIX = "armonik:queue:"
 SEQUENCE = "armonik:queue-sequence"

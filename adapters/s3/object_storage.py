@@ -5,12 +5,18 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 import aioboto3
+import botocore.exceptions
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stores import failures
 from stores.adaptive import AdaptiveWindow, OnChange
-from stores.failures import TIMEOUTS
 from stores.objects import MAX_KEYS_PER_DELETE
+
+failures.register(
+    timeouts=(botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError),
+    down=(botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError),
+)
 
 # The window's first size: it grows by one call per answer in good time from there.
 SLOW_START = 2
@@ -184,7 +190,7 @@ def delete_window(
         min(floor, ceiling),
         ceiling,
         slow_after=call_timeout / 2,
-        is_congestion=lambda error: isinstance(error, TIMEOUTS) or _throttled(error),
+        is_congestion=lambda error: failures.is_timeout(error) or _throttled(error),
         on_change=on_change or (lambda _: None),
         initial=min(ceiling, max(floor, initial)),
     )

@@ -10,7 +10,7 @@ from lifecycle.refusals import Refused
 from lifecycle.requests import OperationOutcome
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS, TRANSITIONS
-from tests.support import op_id
+from tests.support import op_id, result_rows
 
 
 @dataclass
@@ -90,7 +90,7 @@ async def observe(stores: Stores, session_id: str) -> SessionModel:
     session = await stores.sessions.get(session_id)
     if session is None:
         return gone()
-    rows = await stores.results.all_rows(session_id)
+    rows = await result_rows(stores, session_id)
     objects = set(await stores.objects.keys(f"{session_id}/"))
     return SessionModel(
         status=session.status,

@@ -97,5 +97,5 @@ async def test_a_cancel_admitted_during_a_purge_takes_effect_before_it(client):
 
 
 async def _scanned(handle: OperationHandle) -> bool:
-    state = await handle.progress()
+    state = (await handle.look())[0]
     return any(step.scanned for step in state.steps) and not await finished(handle)

@@ -12,7 +12,7 @@ from lifecycle.progress import Retrying
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from stores.queue import QueuedTask
 from tests.conftest import report_figure
-from tests.support import eventually, finished, new_session
+from tests.support import eventually, finished, new_session, result_rows
 from workflows.policy import CALL_ATTEMPTS
 
 TASKS = 20_000
@@ -23,14 +23,14 @@ ATTEMPTS_WHILE_DOWN = 4
 
 
 async def _running_step(handle: OperationHandle, step: str) -> bool:
-    state = await handle.progress()
+    state = (await handle.look())[0]
     return any(s.step == step and s.scanned > 0 for s in state.steps)
 
 
 async def _retrying(handle: OperationHandle, attempts: int) -> Retrying | None:
     """The activity seen failing `attempts` attempts in a row, if one is: those of the call
     retrying now, after those of its calls that failed through (the workflow's `failing`)."""
-    state = await handle.progress()
+    state = (await handle.look())[0]
     assert not await finished(handle), "the operation must wait for the store, not fail"
     failed_calls = {f.activity: f.calls for f in state.failing}
     for r in state.retrying:
@@ -130,7 +130,7 @@ async def test_s3_outage_during_purge(stack, client):
     outcome = await handle.result()
     report_figure(f"outage: S3 down during purge, survived, {seen}")
     assert outcome.session.status.name == "PURGED"
-    results = await client.stores.results.all_rows(session_id)
+    results = await result_rows(client.stores, session_id)
     assert all(r.status == ResultStatus.DELETED for r in results if not r.manual_deletion)
     assert (await check(client.stores, [session_id])).ok
 

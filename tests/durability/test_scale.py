@@ -30,7 +30,7 @@ async def test_a_pause_and_a_resume_of_ten_million_tasks(stack, chaos_client, qu
     try:
         partitions = [f"scale-{n}-{uuid.uuid4()}" for n in range(2)]
         for partition_id in partitions:
-            await client.create_partition(Partition(partition_id))
+            await client.stores.partitions.upsert(Partition(partition_id))
         session_id = (await client.create(partitions, OPTIONS)).session_id
         began = time.perf_counter()
         await seed(client.stores, session_id, TASKS, TaskStatus.SUBMITTED)

@@ -21,7 +21,14 @@ from telemetry import metrics
 from tests.conftest import report_figure
 from tests.faultproxy import FaultProxy, Faults
 from tests.integration.test_metrics import Endpoints
-from tests.support import OPTIONS, StackClient, committed_batches, eventually, new_session
+from tests.support import (
+    OPTIONS,
+    StackClient,
+    committed_batches,
+    eventually,
+    new_session,
+    result_rows,
+)
 
 OBJECTS = 40_000
 TASKS = 300_000
@@ -111,7 +118,7 @@ async def test_a_purge_through_a_narrow_slow_s3_completes_redoing_one_call_per_t
     )
     # Results kept for manual deletion keep their objects; the invariants check the others.
     manual = {
-        r.opaque_id for r in await client.stores.results.all_rows(session_id) if r.manual_deletion
+        r.opaque_id for r in await result_rows(client.stores, session_id) if r.manual_deletion
     }
     assert set(await client.stores.objects.keys(f"{session_id}/")) == manual & set(keys)
     # At most one call's keys (1,000) redone per failed call: what a failure loses.

@@ -10,6 +10,7 @@ from adapters.redis.queue import PREFIX
 from admin.invariants import INVARIANTS, check
 from lifecycle.domain import Session
 from stores.results import ResultRow
+from tests.support import result_rows
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ async def take(stores: Stores, session_id: str) -> Snapshot:
         "SELECT task_id, status, partition_id, priority FROM tasks WHERE session_id = $1",
         session_id,
     )
-    results = await stores.results.all_rows(session_id)
+    results = await result_rows(stores, session_id)
     queued: set[QueueEntry] = set()
     prefix = f"{session_id}/"
     async for key in stores.queue.redis.scan_iter(match=PREFIX + "*", count=1000):

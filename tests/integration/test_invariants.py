@@ -4,7 +4,7 @@ nothing else; the other tests trust it to say a session is sound."""
 from admin.invariants import check
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus, TaskStatus
 from stores.queue import QueuedTask
-from tests.support import new_session
+from tests.support import new_session, result_rows
 
 
 async def _violations(stores, session_id: str) -> dict[str, int]:
@@ -70,9 +70,9 @@ async def test_a_purge_that_left_a_result_or_an_object_is_named(client, stores):
     await client.run(Operation.CLOSE, session_id)
     await client.run(Operation.PURGE, session_id)
     assert (await stores.sessions.get(session_id)).status == SessionStatus.PURGED
-    [kept] = [
-        r for r in await stores.results.all_rows(session_id) if r.status == ResultStatus.DELETED
-    ][:1]
+    [kept] = [r for r in await result_rows(stores, session_id) if r.status == ResultStatus.DELETED][
+        :1
+    ]
     await stores.objects.put(f"{session_id}/{kept.result_id}", b"late")
     async with stores.db.transaction() as tx:
         await tx.execute(

@@ -446,10 +446,10 @@ async def listed_partitions(client) -> list[str]:
     specs = [([], 3, 10), ([0], 1, 20), ([0], 2, 30), ([1], 1, 40)]
     ids = [f"{prefix}-{n}" for n in range(len(specs))]
     for partition_id, (parents, priority, pod_max) in zip(ids, specs, strict=True):
-        await client.create_partition(
+        await client.stores.partitions.upsert(
             Partition(partition_id, [ids[p] for p in parents], priority=priority, pod_max=pod_max)
         )
-    await client.create_partition(Partition(prefix.replace("_", "X") + "-9"))
+    await client.stores.partitions.upsert(Partition(prefix.replace("_", "X") + "-9"))
     return ids
 
 

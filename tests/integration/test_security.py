@@ -19,6 +19,7 @@ from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
 from armonik.protogen.client.versions_service_pb2_grpc import VersionsStub
 from armonik.protogen.common import partitions_common_pb2 as partitions_pb
 from armonik.protogen.common import sessions_common_pb2 as sessions_pb
+from armonik.protogen.common import sessions_common_pb2 as spb
 from armonik.protogen.common import versions_common_pb2 as versions_pb
 from armonik.protogen.common.objects_pb2 import TaskOptions
 from google.protobuf.duration_pb2 import Duration
@@ -26,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters.postgres.auth_table import PostgresAuthTable
 from api.server import build_server
-from client.api import OPERATION_RPCS
+from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
 from lifecycle.statuses import Operation, SessionStatus
 from security.certs import DEV_USERS, Authority, fingerprint
 from security.permissions import ALL, DEV_ROLES
@@ -133,7 +134,9 @@ def rpcs(session_id: str) -> dict[str, Callable[[grpc.Channel], object]]:
             )
         ),
     }
-    for name, message in OPERATION_RPCS.values():
+    for operation in ON_ONE_SESSION:
+        name = OPERATIONS[operation].rpc
+        message = getattr(spb, f"{name}Request")
         calls[f"Sessions:{name}"] = lambda c, name=name, message=message: getattr(
             SessionsStub(c), name
         )(message(**by_id))
@@ -196,8 +199,8 @@ async def test_each_user_may_call_exactly_what_its_role_grants(client, secure_ap
 
 
 def _operation_of(permission: str) -> Operation | None:
-    by_permission = {f"Sessions:{name}": op for op, (name, _) in OPERATION_RPCS.items()}
-    by_permission["Sessions:StopSubmission"] = Operation.STOP_SUBMISSION
+    by_permission = {spec.permission: op for op, spec in OPERATIONS.items()}
+    by_permission.pop(OPERATIONS[Operation.CREATE].permission)
     return by_permission.get(permission)
 
 

@@ -8,7 +8,7 @@ from admin.seed import MANUAL_EVERY, seed
 from lifecycle.refusals import FAILED_PRECONDITION, NOT_FOUND, Refused
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from stores.objects import object_key
-from tests.support import OPTIONS
+from tests.support import OPTIONS, result_rows
 
 pytestmark = pytest.mark.stack
 
@@ -21,7 +21,7 @@ async def test_seed_spreads_tasks_over_partitions_and_queues_the_submitted_ones(
     tasks = await client.stores.tasks.with_status(session.session_id, [TaskStatus.SUBMITTED])
     assert Counter(t.partition_id for t in tasks) == {partitions[0]: 500, partitions[1]: 500}
     assert len({t.priority for t in tasks}) > 1
-    results = await client.stores.results.all_rows(session.session_id)
+    results = await result_rows(client.stores, session.session_id)
     assert {r.status for r in results} == {
         ResultStatus.COMPLETED,
         ResultStatus.CREATED,

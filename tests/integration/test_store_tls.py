@@ -125,6 +125,11 @@ async def test_a_postgres_dsn_that_demands_tls_is_honoured(stack, settings):
     """The embedded PostgreSQL has no SSL: a DSN with sslmode=require is refused by it, which
     shows the DSN's TLS settings reach the connection."""
     dsn = f"{settings.postgres_dsn}?sslmode=require"
-    with pytest.raises((ConnectionError, asyncpg.exceptions.PostgresError, OSError)) as raised:
-        await PostgresDatabase.connect(dsn, 1, 5.0)
+    # The pool connects on first use.
+    db = await PostgresDatabase.connect(dsn, 1, 5.0)
+    try:
+        with pytest.raises((ConnectionError, asyncpg.exceptions.PostgresError, OSError)) as raised:
+            await db.fetchval("SELECT 1")
+    finally:
+        await db.close()
     assert "ssl" in str(raised.value).lower(), raised.value

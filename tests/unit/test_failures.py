@@ -5,6 +5,8 @@ import botocore.exceptions
 import pytest
 import redis.exceptions
 
+# The adapters register which of their drivers' errors mean what.
+import adapters.connect  # noqa: F401
 from stores.failures import OTHER, STORE_DOWN, TIMEOUT, failure_cause
 
 

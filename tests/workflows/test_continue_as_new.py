@@ -3,10 +3,9 @@ picks up at the range where the last one stopped: none redone, none skipped, no 
 
 from temporalio.api.enums.v1 import EventType
 
-from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario, key
-from tests.workflows.support import result_of, start, task_queue, worker
+from tests.workflows.support import one_range, result_of, start, task_queue, worker
 
 LIMIT = 40
 # The check runs between ranges, so a run may overshoot the limit by one range (two activities
@@ -33,7 +32,7 @@ async def test_resume_over_many_ranges_continues_as_new_and_resumes_where_it_was
     queue = task_queue()
     async with worker(env, store, queue):
         handle = await start(
-            env, Operation.RESUME, OperationRequest(store.session_id, history_limit=LIMIT), queue
+            env, Operation.RESUME, one_range(store.session_id, history_limit=LIMIT), queue
         )
         outcome = await result_of(handle)
         lengths = await run_lengths(env, handle.id, handle.result_run_id)

@@ -5,16 +5,15 @@ import pytest
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
-from tests.workflows.support import entered, result_of, start, task_queue, worker
+from tests.workflows.support import entered, one_range, result_of, start, task_queue, worker
 
 
 async def test_a_second_pause_joins_the_running_one(env):
     store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     gate = store.gate("update_tasks", call=1)
-    request = OperationRequest(store.session_id)
+    request = one_range(store.session_id)
     join = WorkflowIDConflictPolicy.USE_EXISTING
     queue = task_queue()
     async with worker(env, store, queue):
@@ -37,7 +36,7 @@ async def test_without_use_existing_a_second_start_is_rejected(env):
     # The control: the join above is the policy's doing, not the server's default.
     store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     gate = store.gate("update_tasks", call=1)
-    request = OperationRequest(store.session_id)
+    request = one_range(store.session_id)
     queue = task_queue()
     async with worker(env, store, queue):
         first = await start(env, Operation.PAUSE, request, queue)

@@ -4,10 +4,9 @@ carries the final figures."""
 import pytest
 
 from lifecycle.progress import Progress
-from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
-from tests.workflows.support import entered, result_of, start, task_queue, worker
+from tests.workflows.support import entered, one_range, result_of, start, task_queue, worker
 from workflows.pause import PauseSession
 
 
@@ -16,7 +15,7 @@ async def query_while_held(env, store: Scenario, activity_name: str, call: int) 
     gate = store.gate(activity_name, call=call)
     queue = task_queue()
     async with worker(env, store, queue):
-        handle = await start(env, Operation.PAUSE, OperationRequest(store.session_id), queue)
+        handle = await start(env, Operation.PAUSE, one_range(store.session_id), queue)
         await entered(gate)
         progress = await handle.query(PauseSession.progress)
         gate.released.set()
@@ -68,7 +67,7 @@ async def test_outcome_progress_is_done_with_per_step_counts(env):
     store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     queue = task_queue()
     async with worker(env, store, queue):
-        handle = await start(env, Operation.PAUSE, OperationRequest(store.session_id), queue)
+        handle = await start(env, Operation.PAUSE, one_range(store.session_id), queue)
         outcome = await result_of(handle)
         # After the end, the query (answered by replaying on a worker) agrees with the outcome.
         queried = await handle.query(PauseSession.progress)

@@ -6,10 +6,9 @@ Time-skipping makes the waits free."""
 import asyncio
 
 from lifecycle.progress import Progress
-from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from tests.workflows.scenario import Scenario
-from tests.workflows.support import entered, result_of, start, task_queue, worker
+from tests.workflows.support import entered, one_range, result_of, start, task_queue, worker
 from workflows.policy import CALL_ATTEMPTS
 
 FAILED_CALLS = 4
@@ -20,7 +19,7 @@ async def test_a_step_that_never_commits_shows_stalled_with_its_cause_until_it_d
     for call in range(1, FAILED_CALLS + 1):
         store.fail("update_tasks", call=call, times=CALL_ATTEMPTS)
     gate = store.gate("update_tasks", call=FAILED_CALLS + 1)
-    request = OperationRequest(store.session_id, stall_seconds=30)
+    request = one_range(store.session_id, stall_seconds=30)
     queue = task_queue()
 
     async with worker(env, store, queue):
@@ -50,7 +49,7 @@ async def test_a_step_that_fails_once_is_retrying_not_stalled(env):
     store = Scenario(status=SessionStatus.RUNNING, tasks=10)
     store.fail("update_tasks", call=1, times=CALL_ATTEMPTS)
     gate = store.gate("update_tasks", call=2)
-    request = OperationRequest(store.session_id, stall_seconds=3600)
+    request = one_range(store.session_id, stall_seconds=3600)
     queue = task_queue()
 
     async with worker(env, store, queue):

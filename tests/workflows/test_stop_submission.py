@@ -1,14 +1,13 @@
 """StopSubmission: one write to the SessionsTable, clearing the flags the request names."""
 
-from lifecycle.requests import OperationRequest
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
-from tests.workflows.support import execute
+from tests.workflows.support import execute, one_range
 
 
 async def test_stop_submission_passes_the_requested_flags_in_one_update(env):
     store = Scenario(status=SessionStatus.RUNNING, tasks=4)
-    request = OperationRequest(store.session_id, client=True, worker=False)
+    request = one_range(store.session_id, client=True, worker=False)
 
     outcome = await execute(env, store, Operation.STOP_SUBMISSION, request)
 

@@ -9,6 +9,7 @@ from lifecycle.requests import (
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_STALL_SECONDS,
+    DEFAULT_SWEEP_RANGES,
 )
 
 
@@ -106,7 +107,7 @@ class Settings(BaseSettings):
     call_seconds: float = 30.0
     # Each bulk step cuts the session's rows into this many ranges, which run side by side as
     # separate chains of activity calls, on any worker of the task queue.
-    sweep_ranges: int = 4
+    sweep_ranges: int = DEFAULT_SWEEP_RANGES
     # A bulk step whose calls keep failing without committing anything for this long shows as
     # stalled, with its cause (in the workflow's current details, WatchOperation, `top`, the
     # operations_stalled metric). It goes on retrying all the same.
