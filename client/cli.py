@@ -40,7 +40,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from client.api import ApiClient, Watched, list_sessions_request
+from client.remote import ApiClient, Watched, list_sessions_request
 from lifecycle import progress as models
 from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.eta import format_eta

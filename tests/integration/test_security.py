@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters.postgres.auth_table import PostgresAuthTable
 from api.server import build_server
-from client.api import OPERATION_RPCS
+from client.remote import OPERATION_RPCS
 from lifecycle.statuses import Operation, SessionStatus
 from security.certs import DEV_USERS, Authority, fingerprint
 from security.permissions import ALL, DEV_ROLES

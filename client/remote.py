@@ -1,6 +1,6 @@
-"""A small async client of the control plane's gRPC API, for the CLI: ArmoniK's Sessions and
+"""The CLI's client of the control plane's gRPC API (the server is api/): ArmoniK's Sessions and
 Partitions services and the control plane's Operations service, over one channel, answering the
-project's domain types (client/messages.py).
+project's domain types (wire/messages.py converts them).
 
 It connects to nothing but the API. A call that fails raises grpc.aio.AioRpcError as gRPC
 raised it: what a status means for the user is the caller's to say. `reached` tells a server
@@ -39,8 +39,6 @@ from wire.messages import (
 )
 from wire.progress import progress_from_message
 from wire.protos import operations_pb2, operations_pb2_grpc
-
-# The RPC of each operation, and its request message.
 
 # What a session list can be sorted by, under the names the stores and docs/lifecycle.md use:
 # the session's own fields, its task options ("options.priority") and, by key, its free-form
