@@ -996,12 +996,11 @@ def top(
 
     Read from the Prometheus endpoints of the API server and the workers: by default those
     `make run` lists in its state directory (metrics.json in $ARMONIK_STATE_DIR, or .state in the
-    repository). An endpoint that does not answer shows as down. Ctrl-C leaves."""
+    current directory). An endpoint that does not answer shows as down. Ctrl-C leaves."""
     from client import top as live_top
-    from stack.state import default_state_dir
 
     try:
-        endpoints = live_top.endpoints(metrics_url or [], default_state_dir())
+        endpoints = live_top.endpoints(metrics_url or [], Settings().state_dir)
     except live_top.NoEndpoints as error:
         refuse_argument(str(error))
     try:
