@@ -45,11 +45,13 @@ from lifecycle import progress as models
 from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.eta import format_eta
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
+from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TRANSITIONS
 from lifecycle.transitions import superseded as lifecycle_superseded
 from security.tls import TlsSettingsError, client_credentials
 from settings import Settings
+from stores.queries import MAX_PAGE_SIZE
 from telemetry.tracing import command_span, start_tracing, stop_tracing
 from wire.messages import UNAVAILABLE_TRAILER
 
@@ -200,11 +202,12 @@ def _exit(code: int) -> NoReturn:
 
 def _finish(
     main: Callable[[], Awaitable[int]],
-    failures: tuple[type[BaseException], ...] = (),
-    failure_line: Callable[[BaseException], str] = str,
+    unreachable: Callable[[BaseException], bool] = lambda _: False,
+    unreachable_line: Callable[[BaseException], str] = str,
 ) -> NoReturn:
     """Run one command. Whatever happens, the user gets either the command's output or one line
-    on stderr, never a traceback."""
+    on stderr, never a traceback: `unreachable` tells the errors that say something the command
+    needs cannot be reached (exit 3), in the line `unreachable_line` says."""
 
     async def interruptible() -> int:
         # Ctrl-C ends the command at once, whatever it awaits: cancelling the command's task
@@ -217,14 +220,15 @@ def _finish(
     except Refused as e:
         say(f"error: {e.kind}: {e.message}")
         code = 2 if e.kind == INVALID_ARGUMENT else 1
-    except failures as e:
-        say(failure_line(e))
-        code = 3
     except KeyboardInterrupt:
         _interrupted()
     except Exception as e:
-        say(f"error: {type(e).__name__}: {e}")
-        code = 1
+        if unreachable(e):
+            say(unreachable_line(e))
+            code = 3
+        else:
+            say(f"error: {type(e).__name__}: {e}")
+            code = 1
     _exit(code)
 
 
@@ -512,7 +516,7 @@ async def _last_progress(api: ApiClient, operation: Operation, session_id: str) 
 # --- session commands --------------------------------------------------------------------------
 
 
-@session_app.command("create")
+@session_app.command(OPERATIONS[Operation.CREATE].command)
 def session_create(
     partition: Annotated[
         list[str] | None, typer.Option("--partition", "-p", help="A partition (repeatable).")
@@ -574,7 +578,10 @@ def session_audit(session_id: SessionArg, as_json: JsonOption = False) -> None:
     run_api(command)
 
 
-def _operation_command(operation: Operation, summary: str) -> None:
+def _operation_command(operation: Operation) -> None:
+    """The command of an operation on one session, its name and help lifecycle.registry's."""
+    spec = OPERATIONS[operation]
+
     def command_fn(session_id: SessionArg, as_json: OperationJsonOption = False) -> None:
         async def command(api: ApiClient) -> None:
             await operate(
@@ -584,24 +591,17 @@ def _operation_command(operation: Operation, summary: str) -> None:
         run_api(command)
 
     command_fn.__doc__ = (
-        f"{summary}\n\nIf the CLI loses the API, the operation goes on server-side: running the"
-        " same command again joins it."
+        f"{spec.summary}\n\nIf the CLI loses the API, the operation goes on server-side: running"
+        " the same command again joins it."
     )
-    session_app.command(operation.value)(command_fn)
+    session_app.command(spec.command)(command_fn)
 
 
-for _operation, _summary in [
-    (Operation.CANCEL, "Cancel a session: its unfinished tasks are cancelled, results aborted."),
-    (Operation.PAUSE, "Pause a session: its queued and dispatched tasks are paused."),
-    (Operation.RESUME, "Resume a paused session: its paused tasks are queued again."),
-    (Operation.CLOSE, "Close a session to submission."),
-    (Operation.PURGE, "Purge a closed or cancelled session: delete its results' data."),
-    (Operation.DELETE, "Delete a session with all its tasks, results and data."),
-]:
-    _operation_command(_operation, _summary)
+for _operation in ON_ONE_SESSION:
+    _operation_command(_operation)
 
 
-@session_app.command("stop-submission")
+@session_app.command(OPERATIONS[Operation.STOP_SUBMISSION].command)
 def session_stop_submission(
     session_id: SessionArg,
     client_flag: Annotated[
@@ -634,7 +634,7 @@ def session_list(
         list[StatusName] | None, typer.Option("--status", "-s", help="Keep these (repeatable).")
     ] = None,
     page: Annotated[int, typer.Option(min=0)] = 0,
-    page_size: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    page_size: Annotated[int, typer.Option(min=1, max=MAX_PAGE_SIZE)] = 100,
     sort: Annotated[
         str,
         typer.Option(
@@ -707,23 +707,11 @@ def partition_get(
 
 def run_admin(command: Callable[[Settings], Awaitable[int | None]]) -> NoReturn:
     """Run one admin command, which opens the stores it needs from the settings. A store it
-    cannot reach, or that goes away, is one line on stderr and exit 3."""
+    cannot reach, or that goes away, is one line on stderr and exit 3: stores/failures.py tells
+    such a failure, as the retries metric does."""
     # The store clients are imported here only: the API's commands never load them.
-    import aiohttp
-    import asyncpg
-    import botocore.exceptions
-    import redis.exceptions
+    from stores.failures import OTHER, failure_cause
 
-    failures = (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.exceptions.OperatorInterventionError,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        botocore.exceptions.ConnectionError,
-        botocore.exceptions.HTTPClientError,
-        aiohttp.ClientConnectionError,
-    )
     # While PostgreSQL is down, asyncpg logs each failed attempt to reconnect its pool (with a
     # traceback): the command's own error says it in one line.
     logging.getLogger("asyncpg.pool").setLevel(logging.CRITICAL)
@@ -732,7 +720,7 @@ def run_admin(command: Callable[[Settings], Awaitable[int | None]]) -> NoReturn:
     async def main() -> int:
         return await command(settings) or 0
 
-    _finish(main, failures, lambda e: _store_failure(e, settings))
+    _finish(main, lambda e: failure_cause(e) != OTHER, lambda e: _store_failure(e, settings))
 
 
 @contextlib.asynccontextmanager
@@ -764,13 +752,13 @@ async def database(settings: Settings) -> AsyncIterator["PostgresDatabase"]:
 ORIGINS = (
     ("asyncpg", "postgres"),
     ("redis", "redis"),
-    ("stores.queue", "redis"),
+    ("adapters.redis", "redis"),
     ("aiobotocore", "s3"),
     ("aioboto3", "s3"),
     ("botocore", "s3"),
     ("aiohttp", "s3"),
-    ("stores.object_storage", "s3"),
-    ("stores.", "postgres"),
+    ("adapters.s3", "s3"),
+    ("adapters.postgres", "postgres"),
 )
 
 
