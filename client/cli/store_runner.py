@@ -11,7 +11,8 @@ import contextlib
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, NoReturn
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from client.cli.output import one_line
@@ -53,30 +54,36 @@ def run_admin(command: Callable[[Settings], Awaitable[int | None]]) -> NoReturn:
     finish(main, lambda e: failure_cause(e) != OTHER, lambda e: _store_failure(e, settings))
 
 
-@contextlib.asynccontextmanager
-async def all_stores(settings: Settings) -> AsyncIterator["Stores"]:
+def all_stores(settings: Settings) -> AbstractAsyncContextManager["Stores"]:
     from adapters.connect import Stores
 
-    stores = await Stores.connect(settings)
-    try:
-        yield stores
-    finally:
-        # A store that went away must not hang the exit, nor hide the command's error.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stores.close(), 5)
+    return _opened(Stores.connect(settings))
 
 
-@contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator["PostgresDatabase"]:
+def database(settings: Settings) -> AbstractAsyncContextManager["PostgresDatabase"]:
     """PostgreSQL alone, on one connection: for the commands that need no other store."""
     from adapters.postgres.database import PostgresDatabase
 
-    db = await PostgresDatabase.connect(settings.postgres_dsn, 1, settings.store_timeout)
+    return _opened(PostgresDatabase.connect(settings.postgres_dsn, 1, settings.store_timeout))
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+T = TypeVar("T", bound=_Closable)
+
+
+@contextlib.asynccontextmanager
+async def _opened(connecting: Awaitable[T]) -> AsyncIterator[T]:
+    """The store once connected, closed on the way out: a store that went away must not hang
+    the exit, nor hide the command's error."""
+    store = await connecting
     try:
-        yield db
+        yield store
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(db.close(), 5)
+            await asyncio.wait_for(store.close(), 5)
 
 
 def _store_failure(error: BaseException, settings: Settings) -> str:
