@@ -32,8 +32,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from stack.state import METRICS_FILE
 from telemetry import metrics
+from telemetry.metrics import METRICS_FILE
 
 # Temporal's own count of failed activity executions, on the same endpoints.
 TEMPORAL_ACTIVITY_FAILED = "temporal_activity_execution_failed_total"

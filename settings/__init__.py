@@ -1,8 +1,10 @@
 """Configuration, from environment variables. The defaults are the embedded stack of `make run`."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lifecycle.requests import (
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     # The OpenTelemetry collector that traces go to, by OTLP over gRPC (http://host:4317);
     # unset: nothing is traced, and tracing costs nothing.
     otel_exporter_otlp_endpoint: str = ""
+    # Where `make run` keeps its state (data, logs, its lock, the development certificates) and
+    # lists its metrics endpoints for `armonik-sessions top` (telemetry/metrics.py's
+    # METRICS_FILE): ARMONIK_STATE_DIR, or .state in the current directory (make run runs from
+    # the repository's root, so its .state).
+    state_dir: Path = Field(Path(".state"), validation_alias="ARMONIK_STATE_DIR")
 
     # The gRPC API (ArmoniK's control-plane port): where the server listens and the CLI calls.
     api_address: str = "127.0.0.1:5001"

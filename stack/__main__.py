@@ -3,7 +3,7 @@
 A server whose environment variable (TEMPORAL_ADDRESS, POSTGRES_DSN, REDIS_URL, S3_ENDPOINT)
 points at something that already answers is used as it is; otherwise the stack starts its own
 on that port (or on the default one when the variable is unset). State lives in
-<repo>/.state, or in $ARMONIK_STATE_DIR.
+$ARMONIK_STATE_DIR, or in .state in the current directory (make run's is the repository's).
 
 A worker that dies is restarted (see stack/supervisor.py); a server that dies stops the stack.
 """
@@ -26,9 +26,10 @@ from stack.ports import is_listening
 from stack.probes import S3Check, check_postgres, check_redis, check_temporal
 from stack.server import Server, ServerError
 from stack.stack import Stack, StackError
-from stack.state import METRICS_FILE, default_state_dir
+from stack.state import default_state_dir
 from stack.supervisor import Supervisor, display_path, exit_cause
 from stack.temporal_server import SEARCH_ATTRIBUTES
+from telemetry.metrics import METRICS_FILE
 
 DEFAULT_PORTS_BY_SCHEME = {"postgresql": 5432, "postgres": 5432, "redis": 6379, "https": 443}
 # How often the servers are checked for an unexpected exit.
@@ -96,7 +97,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--state-dir",
         type=Path,
         default=default_state_dir(),
-        help="where data, logs and the lock live (default: $ARMONIK_STATE_DIR or <repo>/.state)",
+        help="where data, logs and the lock live (default: $ARMONIK_STATE_DIR or ./.state)",
     )
     workers = parser.add_mutually_exclusive_group()
     workers.add_argument(

@@ -1,13 +1,13 @@
-"""Where `make run` keeps its state, and what it publishes there for the CLI."""
+"""Where `make run` keeps its state: settings.state_dir, which `armonik-sessions top` reads too
+(the CLI does not import the stack); and the repository the stack runs its processes from."""
 
-import os
 from pathlib import Path
 
+from settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Where each process of the stack serves its metrics, for `armonik-sessions top`.
-METRICS_FILE = "metrics.json"
 
 
 def default_state_dir() -> Path:
-    """$ARMONIK_STATE_DIR, or <repo>/.state."""
-    return Path(os.environ.get("ARMONIK_STATE_DIR", REPO_ROOT / ".state"))
+    """$ARMONIK_STATE_DIR, or .state in the current directory (the repository's, for make run)."""
+    return Settings().state_dir

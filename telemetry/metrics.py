@@ -21,6 +21,9 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from telemetry.logs import WORKFLOW_ID
 
 PREFIX = "armonik_sessions_"
+# The file, in the stack's state directory (settings.state_dir), in which `make run` lists where
+# each of its processes serves its metrics, for `armonik-sessions top`: {name: URL}.
+METRICS_FILE = "metrics.json"
 
 # Operations, from the workflows (labels: operation; refused also code).
 OPERATIONS_STARTED = PREFIX + "operations_started"

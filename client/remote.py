@@ -1,6 +1,6 @@
-"""A small async client of the control plane's gRPC API, for the CLI: ArmoniK's Sessions and
+"""The CLI's client of the control plane's gRPC API (the server is api/): ArmoniK's Sessions and
 Partitions services and the control plane's Operations service, over one channel, answering the
-project's domain types (client/messages.py).
+project's domain types (wire/messages.py converts them).
 
 It connects to nothing but the API. A call that fails raises grpc.aio.AioRpcError as gRPC
 raised it: what a status means for the user is the caller's to say. `reached` tells a server
@@ -26,7 +26,7 @@ from armonik.protogen.common import sort_direction_pb2 as sd
 
 from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.progress import Progress
-from lifecycle.registry import OPERATIONS
+from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
 from lifecycle.statuses import Operation, SessionStatus
 from stores.queries import MAX_PAGE_SIZE, OPTIONS_MAP
 from telemetry.tracing import client_interceptors
@@ -40,7 +40,10 @@ from wire.messages import (
 from wire.progress import progress_from_message
 from wire.protos import operations_pb2, operations_pb2_grpc
 
-# The RPC of each operation, and its request message.
+# The RPC of each operation on one session, and its request message, by lifecycle.registry.
+OPERATION_RPCS = {
+    op: (OPERATIONS[op].rpc, getattr(spb, f"{OPERATIONS[op].rpc}Request")) for op in ON_ONE_SESSION
+}
 
 # What a session list can be sorted by, under the names the stores and docs/lifecycle.md use:
 # the session's own fields, its task options ("options.priority") and, by key, its free-form
@@ -166,8 +169,7 @@ class ApiClient:
 
     async def operate(self, operation: Operation, session_id: str) -> Session:
         """Run the operation (or join the one running) and answer the session once it is done."""
-        name = OPERATIONS[operation].rpc
-        request = getattr(spb, f"{name}Request")
+        name, request = OPERATION_RPCS[operation]
         reply = await getattr(self.sessions, name)(request(session_id=session_id))
         return session_from_raw(reply.session)
 
