@@ -11,13 +11,14 @@ from stack.server import Server, ServerError
 from stack.stack import DEFAULT_PORTS, Stack, StackError
 from stack.temporal_server import SEARCH_ATTRIBUTES, Temporal
 from stack.testing import ephemeral_stack
-from stack.worker_process import READY_LINE, Worker
+from stack.worker_process import READY_LINE, ControlPlaneProcess
 
 __all__ = [
     "DEFAULT_PORTS",
     "READY_LINE",
     "S3",
     "SEARCH_ATTRIBUTES",
+    "ControlPlaneProcess",
     "Postgres",
     "Redis",
     "Server",
@@ -25,7 +26,6 @@ __all__ = [
     "Stack",
     "StackError",
     "Temporal",
-    "Worker",
     "ephemeral_stack",
     "free_port",
     "free_ports",

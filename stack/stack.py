@@ -14,7 +14,7 @@ from stack.s3_server import INTERNAL_PORTS as S3_INTERNAL_PORTS
 from stack.s3_server import S3
 from stack.server import Server, StartAborted
 from stack.temporal_server import Temporal
-from stack.worker_process import API_READY_LINE, Worker
+from stack.worker_process import API_READY_LINE, ControlPlaneProcess
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -71,7 +71,7 @@ class Stack:
             raise ValueError(f"unknown components {sorted(unknown)}; known: {COMPONENTS}")
         self.ports = self._choose_ports(ports or {})
         self.settings = Settings()
-        self.workers: list[Worker] = []
+        self.workers: list[ControlPlaneProcess] = []
         self.start_seconds: float | None = None
 
         durable = not ephemeral
@@ -158,7 +158,7 @@ class Stack:
         command: list[str] | None = None,
         metrics_ports: list[int] | None = None,
         **extra_env: object,
-    ) -> list[Worker]:
+    ) -> list[ControlPlaneProcess]:
         """Start `count` new workers in parallel, all on the stack's task queue; return them
         once each polls it. One failing to start stops the others' starts and raises
         StackError; stop() stops whichever run. `metrics_ports`: one per worker, where it
@@ -175,7 +175,9 @@ class Stack:
         _start_all(workers)
         return workers
 
-    def worker(self, *, command: list[str] | None = None, **extra_env: object) -> Worker:
+    def worker(
+        self, *, command: list[str] | None = None, **extra_env: object
+    ) -> ControlPlaneProcess:
         """A new, not yet started, worker bound to this stack.
 
         extra_env: more environment variables (TASK_BATCH_SIZE=10, ...).
@@ -183,16 +185,16 @@ class Stack:
         """
         env = self.env() | {name: str(value) for name, value in extra_env.items()}
         name = f"worker-{len(self.workers) + 1}"
-        worker = Worker(self.state_dir, env=env, name=name, command=command)
+        worker = ControlPlaneProcess(self.state_dir, env=env, name=name, command=command)
         self.workers.append(worker)
         return worker
 
-    def api(self, address: str, **extra_env: object) -> Worker:
+    def api(self, address: str, **extra_env: object) -> ControlPlaneProcess:
         """A new, not yet started, gRPC API server bound to this stack, listening on
         `address`. It is stopped with the workers."""
         env = self.env() | {"API_ADDRESS": address}
         env |= {name: str(value) for name, value in extra_env.items()}
-        api = Worker(
+        api = ControlPlaneProcess(
             self.state_dir,
             env=env,
             name="api",

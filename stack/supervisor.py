@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stack.server import StartAborted
-from stack.worker_process import Worker
+from stack.worker_process import ControlPlaneProcess
 
 # How often each worker is checked for an exit.
 POLL_INTERVAL = 0.5
@@ -66,7 +66,7 @@ class Supervisor:
 
     def __init__(
         self,
-        workers: list[Worker],
+        workers: list[ControlPlaneProcess],
         *,
         say: Callable[[str], None],
         new_backoff: Callable[[], Backoff] = Backoff,
@@ -107,7 +107,7 @@ class Supervisor:
             if thread.is_alive():
                 thread.join()
 
-    def _keep_up(self, worker: Worker, backoff: Backoff) -> None:
+    def _keep_up(self, worker: ControlPlaneProcess, backoff: Backoff) -> None:
         backoff.up()
         while True:
             while worker.running:
@@ -142,7 +142,7 @@ class Supervisor:
             )
 
     @staticmethod
-    def _restarting(worker: Worker, delay: float) -> str:
+    def _restarting(worker: ControlPlaneProcess, delay: float) -> str:
         return f"restarting in {delay:g} s (log: {display_path(worker.log_path)})"
 
 

@@ -14,7 +14,7 @@ READY_LINE = "worker ready"
 API_READY_LINE = "api ready"
 
 
-class Worker(Server):
+class ControlPlaneProcess(Server):
     """A process of the control plane's own (a worker, or the API server), bound to the stack's
     servers by its environment, and ready once it prints its ready line."""
 

@@ -16,6 +16,8 @@ POSTGRES_DOWN = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # The server shutting down under a statement (a restart, a failover).
+    asyncpg.AdminShutdownError,
 )
 failures.register(
     # PostgreSQL's statement_timeout and lock_timeout cancel the statement.
