@@ -273,7 +273,7 @@ def _rate(value: float | None) -> str:
     return NONE if value is None else f"{value:,.1f}"
 
 
-def _seconds(value: float | None) -> str:
+def _format_seconds(value: float | None) -> str:
     if value is None:
         return NONE
     return f"{value * 1000:,.1f} ms" if value < 1 else f"{value:,.2f} s"
@@ -378,7 +378,7 @@ def throughput_table(view: View) -> Table:
             _rate(_maybe(view, rows_rate, key)),
             _count(rows_total.get(key, 0)),
             _rate(_maybe(view, batches_rate, key)),
-            _seconds(p50.get(key)),
+            _format_seconds(p50.get(key)),
         ]
         for key in keys
     ]
@@ -430,8 +430,8 @@ def api_table(view: View) -> Table:
         [
             _rpc(*key),
             _rate(_maybe(view, rate, key)),
-            _seconds(p50.get(key)),
-            _seconds(p99.get(key)),
+            _format_seconds(p50.get(key)),
+            _format_seconds(p99.get(key)),
             _count(requests[key]),
             _by_code(errors.get(key, {})),
         ]

@@ -268,11 +268,11 @@ def _value(c: Condition, kind: str, listing: Listing) -> Any:
             raise bad
         return v if v.tzinfo is not None else v.replace(tzinfo=UTC)
     if kind == DURATION:
-        return _exact_seconds(v, bad)
+        return _exact_duration_seconds(v, bad)
     raise bad
 
 
-def _exact_seconds(v: Any, bad: Refused) -> Decimal:
+def _exact_duration_seconds(v: Any, bad: Refused) -> Decimal:
     """A duration as exact seconds."""
     if isinstance(v, timedelta):
         seconds = Decimal(v.days * 86_400 + v.seconds) + Decimal(v.microseconds).scaleb(-6)

@@ -267,7 +267,7 @@ def _conditions(filter_field: Any, listing: Listing, name: str, where: str) -> l
     if kind == DATE:
         return _date_conditions(name, op, condition.value, where)
     if kind == DURATION:
-        return [Condition(name, op, _seconds(condition.value, where))]
+        return [Condition(name, op, _duration_as_seconds(condition.value, where))]
     if kind == STATUS:
         try:
             return [Condition(name, op, SessionStatus(condition.value))]
@@ -310,7 +310,7 @@ def _date_conditions(name: str, op: str, value: Timestamp, where: str) -> list[C
     }[op]
 
 
-def _seconds(value: Duration, where: str) -> Decimal:
+def _duration_as_seconds(value: Duration, where: str) -> Decimal:
     """A Duration as exact seconds."""
     seconds, nanos = value.seconds, value.nanos
     if (
