@@ -15,7 +15,6 @@ from typing import Any
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.postgres.database import POSTGRES_DOWN
 from lifecycle.refusals import (
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
@@ -23,6 +22,7 @@ from lifecycle.refusals import (
     NOT_FOUND,
     Refused,
 )
+from stores import failures
 from wire.messages import UNAVAILABLE_TRAILER
 
 log = logging.getLogger("armonik_sessions.api")
@@ -39,8 +39,6 @@ TEMPORAL_UNREACHABLE = {
     RPCStatusCode.DEADLINE_EXCEEDED,
     RPCStatusCode.RESOURCE_EXHAUSTED,
 }
-# A store that cannot be reached or did not answer in time (settings.store_timeout).
-STORE_UNREACHABLE = (OSError, TimeoutError, *POSTGRES_DOWN)
 
 
 async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> None:
@@ -53,7 +51,9 @@ async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> None
             f"Temporal is unavailable: {error}",
             trailing_metadata=((UNAVAILABLE_TRAILER, "temporal"),),
         )
-    if isinstance(error, STORE_UNREACHABLE):
+    # A store that cannot be reached (as its adapter registered its driver's errors), or did not
+    # answer in time (settings.store_timeout).
+    if isinstance(error, TimeoutError) or failures.is_down(error):
         detail = f"{type(error).__name__}: {error}"[:300]
         await context.abort(
             grpc.StatusCode.UNAVAILABLE,

@@ -32,6 +32,10 @@ def is_timeout(error: BaseException) -> bool:
     return isinstance(error, TIMEOUTS)
 
 
+def is_down(error: BaseException) -> bool:
+    return isinstance(error, DOWN)
+
+
 def failure_cause(error: BaseException) -> str:
     """TIMEOUT, STORE_DOWN or OTHER, by the first error of the chain that tells."""
     seen: set[int] = set()
@@ -39,9 +43,9 @@ def failure_cause(error: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         # Timeouts first: a timeout is an OSError too (TimeoutError), and so is botocore's.
-        if isinstance(current, TIMEOUTS):
+        if is_timeout(current):
             return TIMEOUT
-        if isinstance(current, DOWN):
+        if is_down(current):
             return STORE_DOWN
         current = current.__cause__ or current.__context__
     return OTHER
