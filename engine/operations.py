@@ -16,6 +16,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.options import check_partition_id, check_session_id, resolve_create
@@ -109,10 +110,12 @@ class Engine:
             stall_seconds=self.settings.stall_seconds,
         )
         for _ in range(MAX_FRESH_STARTS):
-            handle = await self._start(
+            handle, joined = await self._start(
                 operation, session_id, request, variant, requested_by=requested_by
             )
-            if not await self._overtaken(handle):
+            # An execution this request started is its own, even if another operation overtook
+            # it at once: starting again would admit the one request twice.
+            if not joined or not await self._overtaken(handle):
                 return handle
             # Overtaken at its next batch: it ends in moments, and frees its id for this request.
             try:
@@ -140,7 +143,10 @@ class Engine:
             heartbeat_timeout=self.settings.heartbeat_timeout,
             requested_by=requested_by,
         )
-        return await self._start(Operation.CREATE, session_id, request, requested_by=requested_by)
+        handle, _ = await self._start(
+            Operation.CREATE, session_id, request, requested_by=requested_by
+        )
+        return handle
 
     async def run(
         self, operation: Operation, session_id: str, *, requested_by: str = "", **flags: bool
@@ -171,7 +177,9 @@ class Engine:
         variant: str = "",
         *,
         requested_by: str = "",
-    ) -> OperationHandle:
+    ) -> tuple[OperationHandle, bool]:
+        """The execution's handle, and whether this request joined it (rather than started
+        it)."""
         search = None
         if self.settings.temporal_search_attributes:
             pairs = [
@@ -181,21 +189,34 @@ class Engine:
             if requested_by:
                 pairs.append(SearchAttributePair(REQUESTED_BY, requested_by))
             search = TypedSearchAttributes(pairs)
-        handle = await self.temporal.start_workflow(
-            WORKFLOWS[operation].run,
-            request,
-            id=workflow_id(operation, session_id, variant),
-            task_queue=self.settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            search_attributes=search,
-            # Where a worker of this process polls the task queue with the same Temporal client
-            # (the API server runs one), the server hands the first workflow task straight back
-            # with the start: a Create or a Close then completes in one round trip. Elsewhere
-            # the SDK does not ask.
-            request_eager_start=True,
-        )
-        return OperationHandle(handle, operation, session_id)
+        run = WORKFLOWS[operation].run
+        execution_id = workflow_id(operation, session_id, variant)
+        try:
+            handle = await self.temporal.start_workflow(
+                run,
+                request,
+                id=execution_id,
+                task_queue=self.settings.temporal_task_queue,
+                # Not USE_EXISTING: a request must know whether it started the execution or
+                # joined one that another request started.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=search,
+                # Where a worker of this process polls the task queue with the same Temporal
+                # client (the API server runs one), the server hands the first workflow task
+                # straight back with the start: a Create or a Close then completes in one round
+                # trip. Elsewhere the SDK does not ask.
+                request_eager_start=True,
+            )
+        except WorkflowAlreadyStartedError as running:
+            joined = self.temporal.get_workflow_handle_for(
+                run,
+                execution_id,
+                run_id=running.run_id,
+                first_execution_run_id=running.first_run_id or running.run_id,
+            )
+            return OperationHandle(joined, operation, session_id), True
+        return OperationHandle(handle, operation, session_id), False
 
     async def _overtaken(self, handle: OperationHandle) -> bool:
         """Whether the execution behind `handle` (which this request may have joined) was
