@@ -1,5 +1,6 @@
 """armonik_sessions.v1.Operations: the progress of a session operation, for a client that
-started it with an ArmoniK RPC (which answers only once the operation is done)."""
+started it with an ArmoniK RPC (which answers only once the operation is done); the audit
+trail; and the RPCs of the operations ArmoniK's Sessions service lacks, by the registry."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -7,12 +8,15 @@ from collections.abc import AsyncIterator
 import grpc
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.sessions import operate
 from api.status import streaming, unary
 from engine.operations import Engine, OperationHandle
 from lifecycle.options import check_session_id
 from lifecycle.progress import Progress
 from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
-from lifecycle.registry import WATCHABLE
+from lifecycle.registry import OPERATIONS, OPERATIONS_SERVICE, WATCHABLE, served_by
+from lifecycle.statuses import Operation
+from wire.messages import session_raw
 from wire.progress import progress_message
 from wire.protos import operations_pb2 as pb
 from wire.protos.operations_pb2_grpc import OperationsServicer
@@ -22,6 +26,23 @@ POLL_INTERVAL = 0.25
 # How long a watch waits for an operation that has not started yet (the caller typically
 # starts the watch and the operation together).
 START_WAIT = 30.0
+
+
+def _operation_rpc(operation: Operation):
+    """The RPC of an operation ArmoniK lacks: the generic request in, the session as the
+    operation left it (ArmoniK's SessionRaw, serialized) and whether it was superseded out."""
+
+    @unary
+    async def rpc(
+        self: "OperationsService", request: pb.SessionOperationRequest, context
+    ) -> pb.SessionOperationResponse:
+        outcome = await operate(self.engine, operation, request.session_id)
+        return pb.SessionOperationResponse(
+            session=session_raw(outcome.session).SerializeToString(),
+            superseded=outcome.superseded,
+        )
+
+    return rpc
 
 
 class OperationsService(OperationsServicer):
@@ -87,3 +108,8 @@ async def _first_look(handle: OperationHandle) -> tuple[Progress, bool]:
             )
         await asyncio.sleep(POLL_INTERVAL)
         waited += POLL_INTERVAL
+
+
+# One RPC for each operation on one session that ArmoniK lacks, by the registry.
+for _operation in served_by(OPERATIONS_SERVICE):
+    setattr(OperationsService, OPERATIONS[_operation].rpc, _operation_rpc(_operation))

@@ -12,9 +12,9 @@ from armonik.protogen.common import sessions_common_pb2 as pb
 from api.auth import requester
 from api.status import unary
 from engine.operations import Engine
-from lifecycle.domain import Session
 from lifecycle.refusals import NOT_FOUND, Refused
-from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
+from lifecycle.registry import OPERATIONS, SESSIONS_SERVICE, served_by
+from lifecycle.requests import OperationOutcome
 from lifecycle.statuses import Operation, SessionStatus
 from wire.filters import list_sessions_query
 from wire.messages import session_raw, task_options
@@ -28,10 +28,32 @@ def _operation_rpc(operation: Operation, response: type):
 
     @unary
     async def rpc(self: "SessionsService", request, context: Context):
-        session = await self._operate(operation, request.session_id)
-        return response(session=session_raw(session))
+        outcome = await operate(self.engine, operation, request.session_id)
+        return response(session=session_raw(outcome.session))
 
     return rpc
+
+
+async def operate(
+    engine: Engine, operation: Operation, session_id: str, **flags: bool
+) -> OperationOutcome:
+    """Run the operation on the session for the caller (or join the one running), once the
+    session is known to be there; its outcome, with the session it leaves."""
+    await _refuse_if_gone(engine, operation, session_id)
+    outcome = await engine.run(operation, session_id, requested_by=requester(), **flags)
+    assert outcome.session is not None
+    return outcome
+
+
+async def _refuse_if_gone(engine: Engine, operation: Operation, session_id: str) -> None:
+    """A session that is not there answers NOT_FOUND at once, with no workflow started: the
+    read happens within the call, so the answer is as true as the workflow's would be. A
+    tombstone is still joined by a Delete (the one deleting it)."""
+    session = await engine.find(session_id)
+    if session is None or (
+        session.status == SessionStatus.DELETED and operation != Operation.DELETE
+    ):
+        raise Refused(NOT_FOUND, f"session {session_id} not found")
 
 
 class SessionsService(SessionsServicer):
@@ -64,32 +86,18 @@ class SessionsService(SessionsServicer):
 
     @unary
     async def StopSubmission(self, request: pb.StopSubmissionRequest, context: Context):
-        session = await self._operate(
+        outcome = await operate(
+            self.engine,
             Operation.STOP_SUBMISSION,
             request.session_id,
             client=request.client,
             worker=request.worker,
         )
-        return pb.StopSubmissionResponse(session=session_raw(session))
-
-    async def _operate(self, operation: Operation, session_id: str, **flags: bool) -> Session:
-        await self._refuse_if_gone(operation, session_id)
-        outcome = await self.engine.run(operation, session_id, requested_by=requester(), **flags)
-        assert outcome.session is not None
-        return outcome.session
-
-    async def _refuse_if_gone(self, operation: Operation, session_id: str) -> None:
-        """A session that is not there answers NOT_FOUND at once, with no workflow started:
-        the read happens within the call, so the answer is as true as the workflow's would be.
-        A tombstone is still joined by a Delete (the one deleting it)."""
-        session = await self.engine.find(session_id)
-        if session is None or (
-            session.status == SessionStatus.DELETED and operation != Operation.DELETE
-        ):
-            raise Refused(NOT_FOUND, f"session {session_id} not found")
+        return pb.StopSubmissionResponse(session=session_raw(outcome.session))
 
 
-# CancelSession, PauseSession, ...: one RPC for each operation on one session, by the registry.
-for _operation in ON_ONE_SESSION:
+# CancelSession, PauseSession, ...: one RPC for each operation on one session that ArmoniK's
+# Sessions service has, by the registry (api/operations.py serves the others).
+for _operation in served_by(SESSIONS_SERVICE):
     _rpc = OPERATIONS[_operation].rpc
     setattr(SessionsService, _rpc, _operation_rpc(_operation, getattr(pb, f"{_rpc}Response")))

@@ -26,7 +26,7 @@ from armonik.protogen.common import sort_direction_pb2 as sd
 
 from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.progress import Progress
-from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
+from lifecycle.registry import ON_ONE_SESSION, OPERATIONS, SESSIONS_SERVICE
 from lifecycle.statuses import Operation, SessionStatus
 from stores.queries import MAX_PAGE_SIZE, OPTIONS_MAP
 from telemetry.tracing import client_interceptors
@@ -40,9 +40,27 @@ from wire.messages import (
 from wire.progress import progress_from_message
 from wire.protos import operations_pb2, operations_pb2_grpc
 
-# The RPC of each operation on one session, and its request message, by lifecycle.registry.
+
+def operation_request(operation: Operation) -> type:
+    """The request message of an operation's RPC: ArmoniK's `<Rpc>Request` on the Sessions
+    service, the generic one on the Operations service (lifecycle.registry)."""
+    spec = OPERATIONS[operation]
+    if spec.service == SESSIONS_SERVICE:
+        return getattr(spb, f"{spec.rpc}Request")
+    return operations_pb2.SessionOperationRequest
+
+
+def session_of(reply) -> Session:
+    """The session an operation's RPC answers: ArmoniK's SessionRaw, or on the Operations
+    service the same serialized."""
+    if isinstance(reply, operations_pb2.SessionOperationResponse):
+        return session_from_raw(spb.SessionRaw.FromString(reply.session))
+    return session_from_raw(reply.session)
+
+
+# The service, RPC and request message of each operation on one session, by lifecycle.registry.
 OPERATION_RPCS = {
-    op: (OPERATIONS[op].rpc, getattr(spb, f"{OPERATIONS[op].rpc}Request")) for op in ON_ONE_SESSION
+    op: (OPERATIONS[op].service, OPERATIONS[op].rpc, operation_request(op)) for op in ON_ONE_SESSION
 }
 
 # What a session list can be sorted by, under the names the stores and docs/lifecycle.md use:
@@ -169,9 +187,10 @@ class ApiClient:
 
     async def operate(self, operation: Operation, session_id: str) -> Session:
         """Run the operation (or join the one running) and answer the session once it is done."""
-        name, request = OPERATION_RPCS[operation]
-        reply = await getattr(self.sessions, name)(request(session_id=session_id))
-        return session_from_raw(reply.session)
+        service, name, request = OPERATION_RPCS[operation]
+        stub = self.sessions if service == SESSIONS_SERVICE else self.operations
+        reply = await getattr(stub, name)(request(session_id=session_id))
+        return session_of(reply)
 
     async def stop_submission(self, session_id: str, *, client: bool, worker: bool) -> Session:
         reply = await self.sessions.StopSubmission(

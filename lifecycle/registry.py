@@ -1,8 +1,8 @@
 """The operation registry: for each operation, the names that every layer above derives from.
-The workflow's type (its seed diagram's name), the Sessions RPC that starts it, the CLI command,
-the permission and the summary all come from here; tests/unit/test_registry.py enumerates them
-against the workflows, the servicers, the permissions, the CLI and the compose file, so that an
-operation or an RPC that misses one of them fails it.
+The workflow's type (its seed diagram's name), the RPC that starts it and the service it is on,
+the CLI command, the permission and the summary all come from here; tests/unit/test_registry.py
+enumerates them against the workflows, the servicers, the permissions, the CLI and the compose
+file, so that an operation or an RPC that misses one of them fails it.
 
 Plain data: no layer above is imported here.
 """
@@ -11,19 +11,26 @@ from dataclasses import dataclass
 
 from lifecycle.statuses import Operation
 
+# The services an operation's RPC can be on: ArmoniK's Sessions service, whose RPCs each have
+# their own `<Rpc>Request` and `<Rpc>Response`; or the project's own Operations service
+# (wire/protos/operations.proto), for an operation ArmoniK lacks, whose RPCs all take the
+# generic SessionOperationRequest and answer SessionOperationResponse.
 SESSIONS_SERVICE = "Sessions"
+OPERATIONS_SERVICE = "Operations"
 
 
 @dataclass(frozen=True)
 class OperationSpec:
     operation: Operation
-    # The seed diagram's name, which is also the workflow's type and the Sessions RPC's.
+    # The seed diagram's name, which is also the workflow's type and its RPC's.
     name: str
     # `armonik-sessions session <command>`.
     command: str
     summary: str
     # WatchOperation follows it (an operation with progress to show).
     watchable: bool = True
+    # The service its RPC is on (see SESSIONS_SERVICE).
+    service: str = SESSIONS_SERVICE
 
     @property
     def rpc(self) -> str:
@@ -31,7 +38,7 @@ class OperationSpec:
 
     @property
     def permission(self) -> str:
-        return permission(SESSIONS_SERVICE, self.rpc)
+        return permission(self.service, self.rpc)
 
 
 def permission(service: str, rpc: str) -> str:
@@ -90,6 +97,12 @@ ON_ONE_SESSION = [
     op for op in OPERATIONS if op not in (Operation.CREATE, Operation.STOP_SUBMISSION)
 ]
 WATCHABLE = [op for op, spec in OPERATIONS.items() if spec.watchable]
+
+
+def served_by(service: str) -> list[Operation]:
+    """The operations on one session whose RPC is on `service`."""
+    return [op for op in ON_ONE_SESSION if OPERATIONS[op].service == service]
+
 
 # The search attributes of an operation's workflow, and their Temporal types: the starter sets
 # SessionId, Operation and RequestedBy, the workflow Outcome and Stalled. The dev server and the

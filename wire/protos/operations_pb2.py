@@ -25,29 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cwire/protos/operations.proto\x12\x13\x61rmonik_sessions.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x13ListRequestsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"y\n\x0e\x41uditedRequest\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12\x0b\n\x03rpc\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"M\n\x14ListRequestsResponse\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.armonik_sessions.v1.AuditedRequest\">\n\x15WatchOperationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\"\xe4\x01\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07scanned\x18\x02 \x01(\x03\x12\x12\n\x05total\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12\x17\n\x0f\x62\x61tches_started\x18\x06 \x01(\x03\x12\x19\n\x11\x62\x61tches_committed\x18\x07 \x01(\x03\x12\x11\n\x04rate\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\t \x01(\x01H\x02\x88\x01\x01\x42\x08\n\x06_totalB\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"C\n\x08Retrying\x12\x10\n\x08\x61\x63tivity\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x14\n\x0clast_failure\x18\x03 \x01(\t\"p\n\x07\x46\x61iling\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63tivity\x18\x02 \x01(\t\x12\x14\n\x0clast_failure\x18\x03 \x01(\t\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\r\n\x05\x63\x61lls\x18\x05 \x01(\x05\x12\x0f\n\x07stalled\x18\x06 \x01(\x08\"\x89\x02\n\x11OperationProgress\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04step\x18\x04 \x01(\t\x12\x30\n\x05steps\x18\x05 \x03(\x0b\x32!.armonik_sessions.v1.StepProgress\x12/\n\x08retrying\x18\x06 \x03(\x0b\x32\x1d.armonik_sessions.v1.Retrying\x12\r\n\x05\x65nded\x18\x07 \x01(\x08\x12-\n\x07\x66\x61iling\x18\x08 \x03(\x0b\x32\x1c.armonik_sessions.v1.Failing\x12\x0f\n\x07stalled\x18\t \x01(\x08\x32\xd9\x01\n\nOperations\x12\x66\n\x0eWatchOperation\x12*.armonik_sessions.v1.WatchOperationRequest\x1a&.armonik_sessions.v1.OperationProgress0\x01\x12\x63\n\x0cListRequests\x12(.armonik_sessions.v1.ListRequestsRequest\x1a).armonik_sessions.v1.ListRequestsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cwire/protos/operations.proto\x12\x13\x61rmonik_sessions.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n\x17SessionOperationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"?\n\x18SessionOperationResponse\x12\x0f\n\x07session\x18\x01 \x01(\x0c\x12\x12\n\nsuperseded\x18\x02 \x01(\x08\")\n\x13ListRequestsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"y\n\x0e\x41uditedRequest\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12\x0b\n\x03rpc\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"M\n\x14ListRequestsResponse\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.armonik_sessions.v1.AuditedRequest\">\n\x15WatchOperationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\"\xe4\x01\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0f\n\x07scanned\x18\x02 \x01(\x03\x12\x12\n\x05total\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x03\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x12\x17\n\x0f\x62\x61tches_started\x18\x06 \x01(\x03\x12\x19\n\x11\x62\x61tches_committed\x18\x07 \x01(\x03\x12\x11\n\x04rate\x18\x08 \x01(\x01H\x01\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\t \x01(\x01H\x02\x88\x01\x01\x42\x08\n\x06_totalB\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"C\n\x08Retrying\x12\x10\n\x08\x61\x63tivity\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x14\n\x0clast_failure\x18\x03 \x01(\t\"p\n\x07\x46\x61iling\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63tivity\x18\x02 \x01(\t\x12\x14\n\x0clast_failure\x18\x03 \x01(\t\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\x12\r\n\x05\x63\x61lls\x18\x05 \x01(\x05\x12\x0f\n\x07stalled\x18\x06 \x01(\x08\"\x89\x02\n\x11OperationProgress\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0c\n\x04step\x18\x04 \x01(\t\x12\x30\n\x05steps\x18\x05 \x03(\x0b\x32!.armonik_sessions.v1.StepProgress\x12/\n\x08retrying\x18\x06 \x03(\x0b\x32\x1d.armonik_sessions.v1.Retrying\x12\r\n\x05\x65nded\x18\x07 \x01(\x08\x12-\n\x07\x66\x61iling\x18\x08 \x03(\x0b\x32\x1c.armonik_sessions.v1.Failing\x12\x0f\n\x07stalled\x18\t \x01(\x08\x32\xd9\x01\n\nOperations\x12\x66\n\x0eWatchOperation\x12*.armonik_sessions.v1.WatchOperationRequest\x1a&.armonik_sessions.v1.OperationProgress0\x01\x12\x63\n\x0cListRequests\x12(.armonik_sessions.v1.ListRequestsRequest\x1a).armonik_sessions.v1.ListRequestsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wire.protos.operations_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTREQUESTSREQUEST']._serialized_start=86
-  _globals['_LISTREQUESTSREQUEST']._serialized_end=127
-  _globals['_AUDITEDREQUEST']._serialized_start=129
-  _globals['_AUDITEDREQUEST']._serialized_end=250
-  _globals['_LISTREQUESTSRESPONSE']._serialized_start=252
-  _globals['_LISTREQUESTSRESPONSE']._serialized_end=329
-  _globals['_WATCHOPERATIONREQUEST']._serialized_start=331
-  _globals['_WATCHOPERATIONREQUEST']._serialized_end=393
-  _globals['_STEPPROGRESS']._serialized_start=396
-  _globals['_STEPPROGRESS']._serialized_end=624
-  _globals['_RETRYING']._serialized_start=626
-  _globals['_RETRYING']._serialized_end=693
-  _globals['_FAILING']._serialized_start=695
-  _globals['_FAILING']._serialized_end=807
-  _globals['_OPERATIONPROGRESS']._serialized_start=810
-  _globals['_OPERATIONPROGRESS']._serialized_end=1075
-  _globals['_OPERATIONS']._serialized_start=1078
-  _globals['_OPERATIONS']._serialized_end=1295
+  _globals['_SESSIONOPERATIONREQUEST']._serialized_start=86
+  _globals['_SESSIONOPERATIONREQUEST']._serialized_end=131
+  _globals['_SESSIONOPERATIONRESPONSE']._serialized_start=133
+  _globals['_SESSIONOPERATIONRESPONSE']._serialized_end=196
+  _globals['_LISTREQUESTSREQUEST']._serialized_start=198
+  _globals['_LISTREQUESTSREQUEST']._serialized_end=239
+  _globals['_AUDITEDREQUEST']._serialized_start=241
+  _globals['_AUDITEDREQUEST']._serialized_end=362
+  _globals['_LISTREQUESTSRESPONSE']._serialized_start=364
+  _globals['_LISTREQUESTSRESPONSE']._serialized_end=441
+  _globals['_WATCHOPERATIONREQUEST']._serialized_start=443
+  _globals['_WATCHOPERATIONREQUEST']._serialized_end=505
+  _globals['_STEPPROGRESS']._serialized_start=508
+  _globals['_STEPPROGRESS']._serialized_end=736
+  _globals['_RETRYING']._serialized_start=738
+  _globals['_RETRYING']._serialized_end=805
+  _globals['_FAILING']._serialized_start=807
+  _globals['_FAILING']._serialized_end=919
+  _globals['_OPERATIONPROGRESS']._serialized_start=922
+  _globals['_OPERATIONPROGRESS']._serialized_end=1187
+  _globals['_OPERATIONS']._serialized_start=1190
+  _globals['_OPERATIONS']._serialized_end=1407
 # @@protoc_insertion_point(module_scope)
