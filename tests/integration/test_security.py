@@ -19,7 +19,6 @@ from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
 from armonik.protogen.client.versions_service_pb2_grpc import VersionsStub
 from armonik.protogen.common import partitions_common_pb2 as partitions_pb
 from armonik.protogen.common import sessions_common_pb2 as sessions_pb
-from armonik.protogen.common import sessions_common_pb2 as spb
 from armonik.protogen.common import versions_common_pb2 as versions_pb
 from armonik.protogen.common.objects_pb2 import TaskOptions
 from google.protobuf.duration_pb2 import Duration
@@ -27,7 +26,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters.postgres.auth_table import PostgresAuthTable
 from api.server import build_server
-from lifecycle.registry import ON_ONE_SESSION, OPERATIONS
+from client.remote import operation_request
+from lifecycle.registry import ON_ONE_SESSION, OPERATIONS, SESSIONS_SERVICE
 from lifecycle.statuses import Operation, SessionStatus
 from security.certs import DEV_USERS, Authority, fingerprint
 from security.permissions import ALL, DEV_ROLES
@@ -135,10 +135,11 @@ def rpcs(session_id: str) -> dict[str, Callable[[grpc.Channel], object]]:
         ),
     }
     for operation in ON_ONE_SESSION:
-        name = OPERATIONS[operation].rpc
-        message = getattr(spb, f"{name}Request")
-        calls[f"Sessions:{name}"] = lambda c, name=name, message=message: getattr(
-            SessionsStub(c), name
+        spec = OPERATIONS[operation]
+        stub = SessionsStub if spec.service == SESSIONS_SERVICE else OperationsStub
+        message = operation_request(operation)
+        calls[spec.permission] = lambda c, stub=stub, name=spec.rpc, message=message: getattr(
+            stub(c), name
         )(message(**by_id))
     return calls
 
