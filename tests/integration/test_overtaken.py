@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from admin.invariants import check
 from engine.workers import build_worker
@@ -109,13 +110,21 @@ class StartsSeen(Interceptor):
 
         class Recording(OutboundInterceptor):
             async def start_workflow(self, input: StartWorkflowInput):
-                handle = await super().start_workflow(input)
-                async with seen.changed:
-                    seen.answered[input.id] = seen.answered.get(input.id, 0) + 1
-                    seen.changed.notify_all()
+                try:
+                    handle = await super().start_workflow(input)
+                except WorkflowAlreadyStartedError:
+                    # The answer of a join: the engine starts with FAIL, and joins on it.
+                    await seen.answer(input.id)
+                    raise
+                await seen.answer(input.id)
                 return handle
 
         return Recording(next)
+
+    async def answer(self, workflow_id: str) -> None:
+        async with self.changed:
+            self.answered[workflow_id] = self.answered.get(workflow_id, 0) + 1
+            self.changed.notify_all()
 
     async def wait_for(self, workflow_id: str, count: int) -> None:
         async with self.changed:
