@@ -5,6 +5,8 @@ CORS, the GUI's files, and mutual TLS with the same identities and permissions a
 import asyncio
 import base64
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -101,19 +103,41 @@ async def web_call(
         return Answer(r.status, r.headers, messages, trailers)
 
 
+@asynccontextmanager
+async def grpc_web_server(client, tls: ServerTls | None = None, **options) -> AsyncIterator[str]:
+    """The API (mutual TLS with `tls`) and its gRPC-Web translator, both on free ports: the
+    translator's URL. `options`: GrpcWeb's."""
+    gateway = Gateway.create()
+    server, _ = await build_server(client, "127.0.0.1:0", tls, gateway=gateway)
+    await server.start()
+    web = GrpcWeb(gateway, tls=tls, **options)
+    try:
+        port = await web.start("127.0.0.1:0")
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    finally:
+        await web.stop()
+        await server.stop(None)
+        gateway.remove()
+
+
+async def with_dev_users(client) -> tuple[Pki, ServerTls]:
+    """A new CA with the development users' certificates, each user in the auth table with
+    its role; and the API's TLS with it."""
+    pki = Pki()
+    auth = PostgresAuthTable(client.stores.db)
+    for role, permissions in DEV_ROLES.items():
+        await auth.put_role(role, permissions)
+    for user in DEV_USERS:
+        await auth.put_user(user, [user])
+        await auth.add_certificate(user, user, fingerprint(pki.users[user].cert_pem))
+    return pki, ServerTls(pki.server.cert_pem, pki.server.key_pem, pki.authority.cert_pem)
+
+
 @pytest.fixture(scope="module")
 async def grpc_web(client):
-    """The API with its gRPC-Web translator, both on free ports: the translator's URL."""
-    gateway = Gateway.create()
-    server, _ = await build_server(client, "127.0.0.1:0", gateway=gateway)
-    await server.start()
     gui = Path(__file__).parent / "gui_build"
-    web = GrpcWeb(gateway, cors_origins=[ORIGIN], gui_dir=gui)
-    port = await web.start("127.0.0.1:0")
-    yield f"http://127.0.0.1:{port}"
-    await web.stop()
-    await server.stop(None)
-    gateway.remove()
+    async with grpc_web_server(client, cors_origins=[ORIGIN], gui_dir=gui) as url:
+        yield url
 
 
 @pytest.fixture
@@ -260,23 +284,9 @@ async def test_the_gui_is_served_under_admin_with_route_fallbacks(grpc_web, http
 @pytest.fixture(scope="module")
 async def secure_grpc_web(client):
     """The API over mutual TLS with its translator over the same TLS: the URL and the PKI."""
-    pki = Pki()
-    auth = PostgresAuthTable(client.stores.db)
-    for role, permissions in DEV_ROLES.items():
-        await auth.put_role(role, permissions)
-    for user in DEV_USERS:
-        await auth.put_user(user, [user])
-        await auth.add_certificate(user, user, fingerprint(pki.users[user].cert_pem))
-    tls = ServerTls(pki.server.cert_pem, pki.server.key_pem, pki.authority.cert_pem)
-    gateway = Gateway.create()
-    server, _ = await build_server(client, "127.0.0.1:0", tls, gateway=gateway)
-    await server.start()
-    web = GrpcWeb(gateway, tls=tls)
-    port = await web.start("127.0.0.1:0")
-    yield f"https://127.0.0.1:{port}", pki
-    await web.stop()
-    await server.stop(None)
-    gateway.remove()
+    pki, tls = await with_dev_users(client)
+    async with grpc_web_server(client, tls) as url:
+        yield url, pki
 
 
 def _tls_as(pki: Pki, user: str | None, directory: Path) -> ssl.SSLContext:
