@@ -9,12 +9,18 @@ grant permissions named `Service:Rpc`, and each call needs the permission of its
 Either way the call ends before its method runs, so nothing is changed or started. Health
 checking and reflection need no permission.
 
+A call that comes through the gRPC-Web translator (api/grpcweb.py) reaches the server over its
+private gateway socket, with the client certificate that the translator's TLS verified and the
+gateway's secret token in its metadata: that certificate is then the caller's, as if the
+browser had connected here. Without the token, those names are ignored.
+
 Every call that asks to change a session, admitted or refused, goes into the audit log with who
 asked, and into a structured log line. Without TLS every caller is `anonymous` and may do
 everything (the API then listens on loopback only, unless told otherwise).
 """
 
 import contextvars
+import hmac
 import json
 import logging
 import time
@@ -34,6 +40,10 @@ from stores.auth import AuthTable, Identity
 log = logging.getLogger("armonik_sessions.audit")
 
 ANONYMOUS = "anonymous"
+# The metadata by which the gRPC-Web translator passes on the certificate its TLS verified.
+GATEWAY_TOKEN = "x-armonik-gateway-token"
+GATEWAY_CERT = "x-armonik-gateway-cert-bin"
+GATEWAY_COMMON_NAME = "x-armonik-gateway-cn-bin"
 # Who makes the call being served: the servicers pass it on to the operation they start.
 _requester: contextvars.ContextVar[str] = contextvars.ContextVar("requester", default=ANONYMOUS)
 
@@ -45,15 +55,23 @@ def requester() -> str:
 
 class Authorization(grpc.aio.ServerInterceptor):
     def __init__(
-        self, auth: AuthTable, audit: AuditLog, *, secure: bool, cache_seconds: float
+        self,
+        auth: AuthTable,
+        audit: AuditLog,
+        *,
+        secure: bool,
+        cache_seconds: float,
+        gateway_token: str | None = None,
     ) -> None:
         """`auth` says who a certificate names and what they may do, `audit` keeps who asked
         for what (a store that is down answers UNAVAILABLE, as for any read). `secure` False:
-        no TLS, every caller is anonymous and allowed."""
+        no TLS, every caller is anonymous and allowed. `gateway_token`: the secret of the
+        gRPC-Web translator's gateway, whose forwarded certificates are trusted."""
         self.auth = auth
         self.audit = audit
         self.secure = secure
         self.cache_seconds = cache_seconds
+        self.gateway_token = gateway_token
         # By the certificate's CN and PEM: a call from a certificate seen lately costs no
         # parsing and no read.
         self._cache: dict[tuple[str, bytes], tuple[float, Identity | None]] = {}
@@ -129,6 +147,8 @@ class Authorization(grpc.aio.ServerInterceptor):
         """Who the certificate says the caller is, and their identity (None if it names no
         user)."""
         peer = context.auth_context()
+        if "x509_pem_cert" not in peer:
+            peer = self._forwarded(context)
         names = peer.get("x509_common_name") or [b""]
         pem = (peer.get("x509_pem_cert") or [b""])[0]
         common_name = names[0].decode()
@@ -147,6 +167,20 @@ class Authorization(grpc.aio.ServerInterceptor):
                 await abort_for(context, error)
             self._cache[(common_name, pem)] = (now + self.cache_seconds, identity)
         return (f"CN={common_name}" if common_name else "no certificate"), identity
+
+    def _forwarded(self, context: grpc.aio.ServicerContext) -> dict[str, list[bytes]]:
+        """The certificate the gRPC-Web translator verified, as an auth context; none without
+        the gateway's token."""
+        metadata = dict(context.invocation_metadata() or ())
+        token = metadata.get(GATEWAY_TOKEN, "")
+        if not self.gateway_token or not hmac.compare_digest(
+            str(token).encode(), self.gateway_token.encode()
+        ):
+            return {}
+        return {
+            "x509_common_name": [metadata.get(GATEWAY_COMMON_NAME, b"")],
+            "x509_pem_cert": [metadata.get(GATEWAY_CERT, b"")],
+        }
 
     async def _audited(self, behaviour, request, context, user: str, permission: str):
         """Run the call, then record who asked and what they were answered."""

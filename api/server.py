@@ -1,6 +1,7 @@
 """The gRPC server: ArmoniK's Sessions, Partitions and Versions services, the control plane's
 Operations service, and the standard health-checking and reflection services (so that grpcurl
-and load balancers work).
+and load balancers work). With GRPC_WEB_ADDRESS, the same services over gRPC-Web for browsers
+(api/grpcweb.py), and the Admin GUI beside them with GUI_DIR.
 
 python -m api [--insecure]     (configuration from environment variables, see settings/)
 """
@@ -11,6 +12,7 @@ import logging
 import os
 import sys
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import grpc
 from armonik.protogen.client import (
@@ -26,6 +28,7 @@ from grpc_reflection.v1alpha import reflection
 
 from adapters.connect import Stores
 from api.auth import Authorization
+from api.grpcweb import Gateway, GrpcWeb
 from api.malformed import MalformedRequests
 from api.metrics import RequestMetrics
 from api.operations import OperationsService
@@ -65,9 +68,11 @@ async def build_server(
     tls: ServerTls | None = None,
     *,
     auth_cache_seconds: float = 10.0,
+    gateway: Gateway | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """The server with every service on `address`, and the port it got (for port 0). With
-    `tls`, it serves mutual TLS only and every call needs its permission (api/auth.py)."""
+    `tls`, it serves mutual TLS only and every call needs its permission (api/auth.py). With
+    `gateway`, it also listens on the gateway's private socket, for the gRPC-Web translator."""
     # Authorization first after the metrics: a caller who may not call learns nothing, not even
     # that the bytes they sent do not parse.
     authorization = Authorization(
@@ -75,6 +80,7 @@ async def build_server(
         engine.stores.audit,
         secure=tls is not None,
         cache_seconds=auth_cache_seconds,
+        gateway_token=gateway.token if gateway else None,
     )
     interceptors = [*server_interceptors(), RequestMetrics(), authorization, MalformedRequests()]
     server = grpc.aio.server(interceptors=interceptors)
@@ -93,17 +99,22 @@ async def build_server(
         port = server.add_insecure_port(address)
     else:
         port = server.add_secure_port(address, tls.credentials())
+    if gateway is not None:
+        server.add_insecure_port(gateway.address)
     return server, port
 
 
 def check_listening(settings: Settings, tls: ServerTls | None) -> None:
     """Plain text is for loopback: anyone who reaches the port could purge and delete."""
-    if tls is None and not settings.api_insecure and not is_loopback(settings.api_address):
-        raise ListenRefused(
-            f"refusing to serve the API in plain text on {settings.api_address}: set"
-            " API_TLS_CERT, API_TLS_KEY and API_TLS_CLIENT_CA for mutual TLS, or API_INSECURE=1"
-            " (--insecure) to serve it without"
-        )
+    if tls is not None or settings.api_insecure:
+        return
+    for address in filter(None, [settings.api_address, settings.grpc_web_address]):
+        if not is_loopback(address):
+            raise ListenRefused(
+                f"refusing to serve the API in plain text on {address}: set API_TLS_CERT,"
+                " API_TLS_KEY and API_TLS_CLIENT_CA for mutual TLS, or API_INSECURE=1"
+                " (--insecure) to serve it without"
+            )
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -124,11 +135,30 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await running.enter_async_context(
                 build_worker(temporal, stores, settings, remote_activities=False)
             )
+        gateway = Gateway.create() if settings.grpc_web_address else None
+        if gateway is not None:
+            running.callback(gateway.remove)
         server, _ = await build_server(
-            engine, settings.api_address, tls, auth_cache_seconds=settings.auth_cache_seconds
+            engine,
+            settings.api_address,
+            tls,
+            auth_cache_seconds=settings.auth_cache_seconds,
+            gateway=gateway,
         )
         await server.start()
         running.push_async_callback(server.stop, STOP_GRACE)
+        if gateway is not None:
+            web = GrpcWeb(
+                gateway,
+                tls=tls,
+                cors_origins=settings.cors_origins,
+                gui_dir=Path(settings.gui_dir) if settings.gui_dir else None,
+            )
+            # Started after the native server and stopped before it: a translated call
+            # always has a server to go to.
+            await web.start(settings.grpc_web_address)
+            running.push_async_callback(web.stop)
+            log.info("gRPC-Web on %s", settings.grpc_web_address)
         print(READY_LINE, flush=True)
         await stop.wait()
 

@@ -1,6 +1,8 @@
 """TLS credentials from the settings' file paths: the API server's (mutual TLS), the CLI's, and
 the Temporal client's."""
 
+import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +61,20 @@ class ServerTls:
         return grpc.ssl_server_credentials(
             [(self.key, self.cert)], root_certificates=self.client_ca, require_client_auth=True
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The same mutual TLS for an HTTP server (the gRPC-Web translator's)."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cadata=self.client_ca.decode())
+        # The ssl module loads a certificate and key from files only; the directory is the
+        # user's own (0700) and gone once they are loaded.
+        with tempfile.TemporaryDirectory() as directory:
+            cert, key = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+            cert.write_bytes(self.cert)
+            key.write_bytes(self.key)
+            context.load_cert_chain(cert, key)
+        return context
 
 
 def _client_files(

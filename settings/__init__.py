@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     api_ca: str = ""
     api_client_cert: str = ""
     api_client_key: str = ""
+    # gRPC-Web (docs/grpcweb.md), for the ArmoniK Admin GUI and other browser clients: where the
+    # API process serves it ("host:port"), with the API's mutual TLS when that is on, every
+    # call going on to the API's own server and its interceptors. Unset: not served.
+    grpc_web_address: str = ""
+    # The origins (comma-separated; * for any) whose pages may call gRPC-Web from another
+    # origin (CORS). A GUI served from the gRPC-Web address itself needs none.
+    grpc_web_cors_origins: str = ""
+    # A build of the ArmoniK Admin GUI (its dist/ directory), served under /admin/ on the
+    # gRPC-Web address. Unset: no GUI.
+    gui_dir: str = ""
     # The API process also runs a worker, so that the operations it starts begin in it at once
     # (Temporal's eager workflow start): a Create or a Close answers in one round trip.
     api_worker: bool = True
@@ -128,6 +138,10 @@ class Settings(BaseSettings):
         """The longest any one store call (a statement, a pool checkout, an S3 or Redis
         command) may take before it fails."""
         return self.heartbeat_timeout * STORE_TIMEOUT_SHARE
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.grpc_web_cors_origins.split(",") if o.strip()]
 
     @property
     def pool_size(self) -> int:

@@ -38,6 +38,9 @@ WATCH_INTERVAL = 0.5
 # N on the N-th after it (METRICS_PORT=0: none). Where, for `armonik-sessions top`: METRICS_FILE.
 METRICS_PORT_VARIABLE = "METRICS_PORT"
 DEFAULT_METRICS_PORT = 9464
+# Where `make run` serves gRPC-Web (and the Admin GUI, with GUI_DIR), unless GRPC_WEB_ADDRESS
+# says otherwise.
+DEFAULT_GRPC_WEB_ADDRESS = "127.0.0.1:5002"
 
 
 @dataclass
@@ -234,6 +237,8 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
     api_env = _tls_env(certs) if tls else {}
     if metrics:
         api_env["METRICS_ADDRESS"] = f"127.0.0.1:{metrics['api']}"
+    grpc_web = stack.settings.grpc_web_address or DEFAULT_GRPC_WEB_ADDRESS
+    api_env["GRPC_WEB_ADDRESS"] = grpc_web
     api = stack.api(stack.settings.api_address, **api_env)
     try:
         api.start()
@@ -248,6 +253,10 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
             f" {shown}/<user>.crt and .key; the CLI: API_CA={shown}/ca.crt"
             f" API_CLIENT_CERT={shown}/admin.crt API_CLIENT_KEY={shown}/admin.key"
         )
+    web_url = f"{'https' if tls else 'http'}://{grpc_web}"
+    _say(f"gRPC-Web (the same services, for browsers) on {web_url}")
+    if stack.settings.gui_dir:
+        _say(f"  ArmoniK Admin GUI on {web_url}/admin/")
     for process in [*started, api]:
         _say(f"  {process.name:<12} pid {process.pid}, log {display_path(process.log_path)}")
     endpoints = _publish_metrics(stack.state_dir, metrics)

@@ -17,14 +17,14 @@ from stack import free_ports
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Generous: two cores may be shared with other test runs.
 PROCESS_TIMEOUT = 60.0
-SERVERS = ("temporal", "ui", "postgres", "redis", "s3", "api")
+SERVERS = ("temporal", "ui", "postgres", "redis", "s3", "api", "grpc_web")
 
 
 def own_servers_env(state_dir: str) -> tuple[dict[str, str], dict[str, int]]:
     """The environment of a `python -m stack` that starts every server of its own, on free
     ports, with its state in `state_dir`; and the ports, by server."""
     ports = dict(zip(SERVERS, free_ports(len(SERVERS)), strict=True))
-    temporal, ui, postgres, redis, s3, api = ports.values()
+    temporal, ui, postgres, redis, s3, api, grpc_web = ports.values()
     return os.environ | {
         "ARMONIK_STATE_DIR": state_dir,
         "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
@@ -33,6 +33,7 @@ def own_servers_env(state_dir: str) -> tuple[dict[str, str], dict[str, int]]:
         "REDIS_URL": f"redis://127.0.0.1:{redis}/0",
         "S3_ENDPOINT": f"http://127.0.0.1:{s3}",
         "API_ADDRESS": f"127.0.0.1:{api}",
+        "GRPC_WEB_ADDRESS": f"127.0.0.1:{grpc_web}",
     }, ports
 
 

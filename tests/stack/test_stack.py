@@ -9,10 +9,12 @@ import os
 import queue
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +34,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from api.grpcweb_framing import MESSAGE, frame
 from stack import (
     SEARCH_ATTRIBUTES,
     Redis,
@@ -423,7 +426,9 @@ def test_a_server_a_killed_run_left_running_is_stopped_before_a_new_start() -> N
 def test_python_m_stack_reuses_running_servers_restarts_a_killed_worker_and_runs_once(
     stack: Stack, tmp_path: Path
 ) -> None:
+    (web_port,) = free_ports(1)
     env = os.environ | stack.env() | {"ARMONIK_STATE_DIR": str(tmp_path)}
+    env["GRPC_WEB_ADDRESS"] = f"127.0.0.1:{web_port}"
     first = StackProcess(env, "--workers", "2")
     try:
         for label, endpoint in [
@@ -477,13 +482,17 @@ def test_python_m_stack_tls_serves_mutual_tls_with_development_users(
     stack: Stack, tmp_path: Path
 ) -> None:
     """`make run TLS=1`: certificates made in <state>/certs, and the API over mutual TLS only,
-    where the development users may do what their roles grant."""
-    (api_port,) = free_ports(1)
+    where the development users may do what their roles grant, over gRPC-Web as natively."""
+    api_port, web_port = free_ports(2)
     address = f"127.0.0.1:{api_port}"
     env = os.environ | stack.env() | {"ARMONIK_STATE_DIR": str(tmp_path), "API_ADDRESS": address}
+    env["GRPC_WEB_ADDRESS"] = f"127.0.0.1:{web_port}"
     running = StackProcess(env, "--workers", "1", "--tls")
     try:
         running.wait_for(f"API (ArmoniK's gRPC Sessions, Partitions, Versions) on {address}")
+        running.wait_for(
+            f"gRPC-Web (the same services, for browsers) on https://127.0.0.1:{web_port}"
+        )
         running.wait_for(f"mutual TLS: CA {tmp_path}/certs/ca.crt")
         certs = tmp_path / "certs"
         assert {p.name for p in certs.iterdir()} == {
@@ -516,6 +525,24 @@ def test_python_m_stack_tls_serves_mutual_tls_with_development_users(
             with pytest.raises(grpc.RpcError) as refused:
                 SessionsStub(plain).GetSession(nowhere, timeout=30)
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+        def web_call_as(user: str, method: str, request) -> str:
+            """The grpc-status of a gRPC-Web call, as a browser with `user`'s certificate."""
+            context = ssl.create_default_context(cafile=certs / "ca.crt")
+            context.load_cert_chain(certs / f"{user}.crt", certs / f"{user}.key")
+            sent = urllib.request.Request(
+                f"https://127.0.0.1:{web_port}/armonik.api.grpc.v1.sessions.Sessions/{method}",
+                data=frame(MESSAGE, request.SerializeToString()),
+                headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"},
+            )
+            with urllib.request.urlopen(sent, context=context, timeout=30) as answer:
+                # A refusal answers trailers-only: its status is in the headers.
+                return answer.headers["grpc-status"]
+
+        code = {c.name: str(c.value[0]) for c in grpc.StatusCode}
+        assert web_call_as("reader", "GetSession", nowhere) == code["NOT_FOUND"]
+        assert web_call_as("reader", "PurgeSession", unknown) == code["PERMISSION_DENIED"]
+        assert web_call_as("admin", "PurgeSession", unknown) == code["NOT_FOUND"]
         assert running.interrupt(signal.SIGINT) == 0
     finally:
         running.close()

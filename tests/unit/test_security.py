@@ -25,6 +25,10 @@ def test_plain_text_beyond_loopback_is_refused_unless_insecure():
     with pytest.raises(ListenRefused, match="API_INSECURE"):
         check_listening(Settings(api_address="0.0.0.0:5001"), None)
     check_listening(Settings(api_address="0.0.0.0:5001", api_insecure=True), None)
+    # gRPC-Web is the same API: the same rule.
+    with pytest.raises(ListenRefused, match=r"0\.0\.0\.0:5002"):
+        check_listening(Settings(grpc_web_address="0.0.0.0:5002"), None)
+    check_listening(Settings(grpc_web_address="127.0.0.1:5002"), None)
 
 
 def test_the_api_process_refuses_plain_text_beyond_loopback_and_exits_2(tmp_path):
