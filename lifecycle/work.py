@@ -169,9 +169,15 @@ def plan_submission(
     if closed:
         raise closed
     plan = SubmissionPlan()
-    claimed: dict[str, str] = {}
+    claimed: set[str] = set()
+    named: set[str] = set()
     for index, request in enumerate(requests):
         task_id = task_id_for(session_id, index, request, parent)
+        if task_id in named:
+            raise Refused(
+                INVALID_ARGUMENT, f"task {index} has the outputs or the id of another task"
+            )
+        named.add(task_id)
         options = merge_options(session.options, request.options)
         check_task_options(options)
         if options.partition_id not in session.partition_ids:
@@ -193,14 +199,14 @@ def plan_submission(
             state = results[output]
             # A subtask may take over an output of its parent (ArmoniK's delegation).
             free = state.owner_task_id in (None, "") or (parent and state.owner_task_id == parent)
-            if state.status != R.CREATED or not free or claimed.get(output, task_id) != task_id:
+            if state.status != R.CREATED or not free or output in claimed:
                 raise Refused(
                     INVALID_ARGUMENT,
                     f"result {output} cannot be an expected output: it is "
                     f"{ResultStatus(state.status).name}"
                     + (f", owned by task {state.owner_task_id}" if state.owner_task_id else ""),
                 )
-            claimed[output] = task_id
+            claimed.add(output)
         if set(dependencies) & set(outputs):
             raise Refused(INVALID_ARGUMENT, f"task {index} depends on its own output")
         lost = [d for d in dependencies if results[d].status not in (R.CREATED, R.COMPLETED)]

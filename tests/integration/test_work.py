@@ -3,6 +3,7 @@ with dependencies, the refusals in ArmoniK's order, paused sessions, the queue o
 crash, and an agent's acquire/start/complete/fail/release; the invariant checker after each
 step. Each test has a partition of its own, so its queue holds only its tasks."""
 
+import asyncio
 import hashlib
 import uuid
 
@@ -341,4 +342,41 @@ async def test_subtasks_wait_for_their_parent_and_take_over_its_outputs(work, st
     owner = (await results(stores, session, [final.result_id]))[final.result_id].owner_task_id
     assert owner == child.task_id
     assert await queued(stores, [child.row]) == [True]
+    await assert_invariants(stores, session)
+
+
+async def test_races_between_completions_submissions_and_a_pause_break_no_invariant(
+    client, work, stores, session
+):
+    """Two completions of a task's last two dependencies must not both miss that it is ready;
+    a submission racing its dependency's completion must not wait on it forever; submissions
+    racing a Pause land wholly before it (queued, then paused by its sweep) or after (PAUSED)."""
+    [payload] = await work.create_results(session, [("payload", b"p")])
+    deps = await work.create_results_metadata(session, [f"d{i}" for i in range(12)])
+    [fan_in] = await work.submit_tasks(
+        session, [TaskRequest(payload.result_id, (), tuple(d.result_id for d in deps))]
+    )
+    await asyncio.gather(
+        *(work.upload_result_data(session, d.result_id, chunks_of(b"x", 1)) for d in deps)
+    )
+    assert (await statuses(stores, session))[fan_in.task_id] == T.SUBMITTED
+
+    racing = await work.create_results_metadata(session, [f"r{i}" for i in range(10)])
+    submitted = await asyncio.gather(
+        *(
+            work.submit_tasks(session, [TaskRequest(payload.result_id, (), (r.result_id,))])
+            for r in racing
+        ),
+        *(work.upload_result_data(session, r.result_id, chunks_of(b"y", 1)) for r in racing),
+    )
+    now = await statuses(stores, session)
+    assert {now[tasks[0].task_id] for tasks in submitted[: len(racing)]} == {T.SUBMITTED}
+    await assert_invariants(stores, session)
+
+    requests = [TaskRequest(payload.result_id, task_id=f"p{i}") for i in range(20)]
+    await asyncio.gather(
+        *(work.submit_tasks(session, [r]) for r in requests), client.run(Operation.PAUSE, session)
+    )
+    now = await statuses(stores, session)
+    assert {now[f"p{i}"] for i in range(20)} == {T.PAUSED}
     await assert_invariants(stores, session)
