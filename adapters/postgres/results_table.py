@@ -4,6 +4,7 @@ import asyncpg
 
 from adapters.postgres.keyset import in_span
 from adapters.postgres.session_rows import PostgresSessionRows
+from adapters.postgres.tasks_table import locked, probe
 from lifecycle.statuses import ResultStatus, TaskStatus
 from stores.keyset import Span
 from stores.results import ResultRow
@@ -95,12 +96,13 @@ class PostgresResultsTable(PostgresSessionRows):
         result_ids: list[str],
         lock: str | None = None,
     ) -> dict[str, ResultRow]:
-        locking = {None: "", "update": " FOR UPDATE", "share": " FOR SHARE"}[lock]
+        """By one probe of the key per id, as the TasksTable's get_many, for the same reason."""
+        locking = {None: "", "update": " FOR UPDATE OF t", "share": " FOR SHARE OF t"}[lock]
         rows = await conn.fetch(
-            f"SELECT {', '.join(self.columns)} FROM results"
-            f" WHERE session_id = $1 AND result_id = ANY($2) ORDER BY result_id{locking}",
+            f"SELECT {', '.join('t.' + c for c in self.columns)}"
+            f" FROM {probe('results', 'result_id')}{locking}",
             session_id,
-            result_ids,
+            sorted(set(result_ids)),
         )
         return {r["result_id"]: ResultRow(**dict(r)) for r in rows}
 
@@ -113,10 +115,11 @@ class PostgresResultsTable(PostgresSessionRows):
     ) -> int:
         if not owners:
             return 0
+        owners = dict(sorted(owners.items()))
         status = await conn.execute(
             "UPDATE results r SET owner_task_id = x.owner"
             " FROM unnest($2::text[], $3::text[]) AS x(id, owner)"
-            " WHERE r.session_id = $1 AND r.result_id = x.id"
+            f" WHERE r.{locked('results', 'result_id')} AND r.result_id = x.id"
             " AND (r.owner_task_id IS NULL OR r.owner_task_id = ANY($4))",
             session_id,
             list(owners),
@@ -134,15 +137,16 @@ class PostgresResultsTable(PostgresSessionRows):
     ) -> list[str]:
         if not data:
             return []
+        data = dict(sorted(data.items()))
         rows = await conn.fetch(
-            "UPDATE results r SET status = $2, size = x.size,"
+            "UPDATE results r SET status = $3, size = x.size,"
             " opaque_id = COALESCE(x.key, r.opaque_id), completed_at = now()"
-            " FROM unnest($3::text[], $4::bigint[], $5::text[]) AS x(id, size, key)"
-            " WHERE r.session_id = $1 AND r.result_id = x.id AND r.status = $6"
+            " FROM unnest($2::text[], $4::bigint[], $5::text[]) AS x(id, size, key)"
+            f" WHERE r.{locked('results', 'result_id')} AND r.result_id = x.id AND r.status = $6"
             " AND ($7::text IS NULL OR r.owner_task_id = $7) RETURNING r.result_id",
             session_id,
-            int(ResultStatus.COMPLETED),
             list(data),
+            int(ResultStatus.COMPLETED),
             [size for size, _ in data.values()],
             [key for _, key in data.values()],
             int(ResultStatus.CREATED),
@@ -161,11 +165,11 @@ class PostgresResultsTable(PostgresSessionRows):
             return []
         rows = await conn.fetch(
             "UPDATE results SET status = $3, completed_at = now()"
-            " WHERE session_id = $1 AND result_id = ANY($2) AND status = $4"
+            f" WHERE {locked('results', 'result_id')} AND status = $4"
             " AND ($5::text[] IS NULL OR owner_task_id IS NULL OR owner_task_id = ANY($5))"
             " RETURNING result_id",
             session_id,
-            result_ids,
+            sorted(set(result_ids)),
             int(ResultStatus.ABORTED),
             int(ResultStatus.CREATED),
             owned_by,
@@ -194,10 +198,10 @@ class PostgresResultsTable(PostgresSessionRows):
     ) -> list[str]:
         rows = await conn.fetch(
             "UPDATE results SET status = $3, opaque_id = NULL"
-            " WHERE session_id = $1 AND result_id = ANY($2) AND status <> $3"
+            f" WHERE {locked('results', 'result_id')} AND status <> $3"
             " RETURNING result_id",
             session_id,
-            result_ids,
+            sorted(set(result_ids)),
             int(ResultStatus.DELETED),
         )
         return sorted(r["result_id"] for r in rows)

@@ -33,6 +33,10 @@ ALTER TABLE results
     -- must produce it.
     ADD COLUMN created_by text NOT NULL DEFAULT '';
 
+-- A task's subtasks, read when it ends. Partial: only subtasks have an entry, and created_by
+-- never changes, so status flips stay HOT updates.
+CREATE INDEX tasks_by_creator ON tasks (session_id, created_by) WHERE created_by <> '';
+
 -- The unresolved data dependencies: task_id waits on result_id. A row is deleted when its
 -- result completes, so a task is ready exactly when it has no row left (one fact, no counter
 -- to keep in step). The primary key finds a result's dependants; the second index a task's.
