@@ -249,10 +249,11 @@ class Work:
                 session_id,
                 [r.task_id for r in records if r.task_id in inserted and r.status == T.SUBMITTED],
             )
-            ids = [p.task_id for p in plan.tasks] + plan.existing
-            answer = await self.stores.tasks.get_many(tx, session_id, ids)
+            found = {
+                t.task_id: t for t in await self.stores.tasks.get_many(tx, session_id, plan.order)
+            }
         await self.relay(seqs)
-        return answer
+        return [found[t] for t in plan.order]
 
     async def cancel_tasks(self, session_id: str, task_ids: list[str]) -> list[TaskRow]:
         """The tasks not final yet are CANCELLED and dequeued, their outputs ABORTED, and the
@@ -271,6 +272,21 @@ class Work:
             )
         await self.relay(seqs)
         return changed
+
+    async def cancel_tasks_by_id(self, task_ids: list[str]) -> list[TaskRow]:
+        """CancelTasks as ArmoniK's wire asks it: by task ids alone, each found in its session;
+        an unknown id is NOT_FOUND, before anything is cancelled."""
+        sessions = await self.stores.tasks.sessions_of(task_ids)
+        missing = sorted(set(task_ids) - set(sessions))
+        if missing:
+            raise Refused(NOT_FOUND, f"tasks not found: {missing[:10]}")
+        by_session: dict[str, list[str]] = {}
+        for task_id, session_id in sorted(sessions.items()):
+            by_session.setdefault(session_id, []).append(task_id)
+        cancelled: list[TaskRow] = []
+        for session_id, ids in by_session.items():
+            cancelled += await self.cancel_tasks(session_id, ids)
+        return cancelled
 
     # The agents (issue 19). `pod_id` names the agent; each call changes a task only while that
     # agent owns it, so a late or repeated report of an agent that lost the task changes nothing.

@@ -113,6 +113,8 @@ class SubmissionPlan:
     tasks: list[PlannedTask] = field(default_factory=list)
     # Tasks of the request that exist already: a retried submission, answered as it was.
     existing: list[str] = field(default_factory=list)
+    # Every task's id, in the request's order, which the answer keeps.
+    order: list[str] = field(default_factory=list)
 
 
 def task_id_for(session_id: str, index: int, request: TaskRequest, parent: str = "") -> str:
@@ -178,6 +180,7 @@ def plan_submission(
                 INVALID_ARGUMENT, f"task {index} has the outputs or the id of another task"
             )
         named.add(task_id)
+        plan.order.append(task_id)
         options = merge_options(session.options, request.options)
         check_task_options(options)
         if options.partition_id not in session.partition_ids:

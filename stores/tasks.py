@@ -74,6 +74,11 @@ class WorkTasks(Protocol):
         tool's)."""
         ...
 
+    async def sessions_of(self, task_ids: list[str]) -> dict[str, str]:
+        """The session of each task that exists among `task_ids` (ids are unique across
+        sessions, as ArmoniK's)."""
+        ...
+
     async def get_many(
         self, tx: Tx, session_id: str, task_ids: list[str], lock: bool = False
     ) -> list[TaskRecord]:

@@ -96,6 +96,14 @@ class PostgresTasksTable(PostgresSessionRows):
             columns=["session_id", "result_id", "task_id"],
         )
 
+    async def sessions_of(self, task_ids: list[str]) -> dict[str, str]:
+        rows = await self.db.fetch(
+            "SELECT t.task_id, t.session_id FROM unnest($1::text[]) AS k(id),"
+            " LATERAL (SELECT task_id, session_id FROM tasks WHERE task_id = k.id OFFSET 0) t",
+            sorted(set(task_ids)),
+        )
+        return {r["task_id"]: r["session_id"] for r in rows}
+
     async def get_many(
         self, conn: asyncpg.Connection, session_id: str, task_ids: list[str], lock: bool = False
     ) -> list[TaskRecord]:

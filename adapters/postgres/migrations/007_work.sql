@@ -37,6 +37,10 @@ ALTER TABLE results
 -- never changes, so status flips stay HOT updates.
 CREATE INDEX tasks_by_creator ON tasks (session_id, created_by) WHERE created_by <> '';
 
+-- ArmoniK names a task by its id alone (CancelTasks, GetTask): task ids are unique across
+-- sessions. task_id never changes, so this index costs inserts only, not the HOT flips.
+CREATE INDEX tasks_by_id ON tasks (task_id);
+
 -- The unresolved data dependencies: task_id waits on result_id. A row is deleted when its
 -- result completes, so a task is ready exactly when it has no row left (one fact, no counter
 -- to keep in step). The primary key finds a result's dependants; the second index a task's.
