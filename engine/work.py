@@ -11,6 +11,7 @@ to repeat: ids are the caller's or derived from the request, inserts skip what e
 change is conditional on the status it changes from.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
@@ -35,6 +36,7 @@ from lifecycle.work import (
     retry_id,
     session_refusal,
 )
+from stores import failures
 from stores.database import Tx
 from stores.objects import object_key
 from stores.queue import QueuedTask
@@ -465,6 +467,18 @@ class Work:
         while relayed := await self.relay():
             total += relayed
         return total
+
+    async def relay_forever(self, interval: float) -> None:
+        """Drain the outbox every `interval` seconds, for the marks a killed process left
+        (each call relays its own marks at once; this is only the safety net). Run it in every
+        process that serves work, as a task cancelled at shutdown; a store down delays it."""
+        while True:
+            try:
+                await self.drain()
+            except Exception as error:
+                if not (failures.is_down(error) or failures.is_timeout(error)):
+                    raise
+            await asyncio.sleep(interval)
 
     # The steps the calls above share, inside their transaction.
 
