@@ -315,11 +315,41 @@ class Work:
                 taken = taken if changed else None
             elif to is not None:
                 await self._end(tx, session_id, [task_id], frozenset({T.SUBMITTED}), to)
-            # The entry is out of the queue already if the agent popped it; the mark also
+            # The entry is out of the queue already if the agent took it; the mark also
             # clears one left by any other way of finding the task.
             seqs = await self.stores.tasks.mark_for_queue(tx, session_id, [task_id])
         await self.relay(seqs)
         return taken
+
+    async def take(self, partition_id: str, n: int, pod_id: str) -> list[TaskRecord]:
+        """An agent's next tasks: taken from the queue into its in-flight set, then acquired
+        one by one; those it may not run are settled and skipped."""
+        acquired = []
+        for session_id, task_id in await self.stores.queue.take(partition_id, n, pod_id):
+            task = await self.acquire(session_id, task_id, pod_id)
+            # Settled only once the acquisition committed: a crash before leaves the entry in
+            # the agent's in-flight set, for give_back.
+            member = QueuedTask(session_id, task_id, partition_id)
+            await self.stores.queue.settle(pod_id, partition_id, [member])
+            if task is not None:
+                acquired.append(task)
+        return acquired
+
+    async def give_back(self, pod_id: str, partition_id: str) -> int:
+        """What an agent took and never settled (it died between its take and its acquisition,
+        or before settling): each entry is marked and relayed, so it goes back to the queue if
+        its task is still SUBMITTED, then forgotten. For the lapse of the agent's lease."""
+        held = await self.stores.queue.held(pod_id, partition_id)
+        by_session: dict[str, list[str]] = {}
+        for session_id, task_id in held:
+            by_session.setdefault(session_id, []).append(task_id)
+        for session_id, task_ids in by_session.items():
+            async with self.stores.db.transaction() as tx:
+                seqs = await self.stores.tasks.mark_for_queue(tx, session_id, task_ids)
+            await self.relay(seqs)
+        members = [QueuedTask(s, t, partition_id) for s, t in held]
+        await self.stores.queue.settle(pod_id, partition_id, members)
+        return len(held)
 
     async def start(self, session_id: str, task_id: str, pod_id: str) -> bool:
         """DISPATCHED -> PROCESSING, only in a RUNNING session: once a Pause is admitted, its

@@ -393,3 +393,27 @@ async def test_races_between_completions_submissions_and_a_pause_break_no_invari
     now = await statuses(stores, session)
     assert {now[f"p{i}"] for i in range(20)} == {T.PAUSED}
     await assert_invariants(stores, session)
+
+
+async def test_an_agent_killed_between_its_take_and_its_acquisition_loses_nothing(
+    work, stores, session
+):
+    [payload] = await work.create_results(session, [("payload", b"p")])
+    tasks = await work.submit_tasks(session, [TaskRequest(payload.result_id) for _ in range(3)])
+    partition = tasks[0].partition_id
+
+    # The agent takes two entries and dies before acquiring them.
+    taken = await stores.queue.take(partition, 2, "dead-pod")
+    assert len(taken) == 2 and len(await stores.queue.held("dead-pod", partition)) == 2
+    # Its lease lapses: what it held goes back to the queue.
+    assert await work.give_back("dead-pod", partition) == 2
+    assert await stores.queue.held("dead-pod", partition) == []
+    await assert_invariants(stores, session)
+
+    # A live agent takes and acquires everything; nothing stays in flight.
+    acquired = await work.take(partition, 10, POD)
+    assert sorted(t.task_id for t in acquired) == sorted(t.task_id for t in tasks)
+    assert {t.status for t in acquired} == {T.DISPATCHED}
+    assert await stores.queue.held(POD, partition) == []
+    assert await queued(stores, [t.row for t in tasks]) == [False] * 3
+    await assert_invariants(stores, session)
