@@ -22,6 +22,12 @@ INVARIANTS = {
     "5_deleted_left_a_row": "session deleted: a row of it is left",
     "5_deleted_left_an_object": "session deleted: an object of it is left",
     "6_task_queued_twice": "a task is in the queues more than once",
+    "7_pending_task_ready": "a PENDING task waits on no result",
+    "7_queued_task_not_ready": "a SUBMITTED, DISPATCHED or PROCESSING task still waits on a result",
+    "7_wait_on_completed_result": "a task still waits on a COMPLETED result",
+    "9_completed_output_of_unfinished_task": "a result COMPLETED whose owner task is not",
+    "9_output_owner_missing": "a result's owner task does not exist",
+    "10_queue_mark_not_relayed": "a queue mark of the outbox is still waiting",
 }
 
 
@@ -81,11 +87,13 @@ async def _check_session(stores: Stores, session_id: str, report: Report) -> Non
         queued += 1
     if session is None or session.status == SessionStatus.DELETED:
         rows = await stores.tasks.count(session_id) + await stores.results.count(session_id)
+        rows += await stores.tasks.work_rows(session_id)
         report.add("5_deleted_left_a_row", session_id, rows + (session is not None))
         report.add("5_deleted_left_a_row", f"{session_id} queued", queued)
         objects = await stores.objects.keys(f"{session_id}/")
         report.add("5_deleted_left_an_object", session_id, len(objects))
         return
+    await _check_work(stores, session_id, report)
     status = session.status
     tasks: Counter = Counter()
     submitted_and_queued = 0
@@ -120,6 +128,19 @@ async def _check_session(stores: Stores, session_id: str, report: Report) -> Non
         for key in await stores.objects.keys(f"{session_id}/"):
             if key not in kept:
                 report.add("4_purged_left_an_object", key)
+
+
+async def _check_work(stores: Stores, session_id: str, report: Report) -> None:
+    """Dependencies, owners and the outbox (SPEC §6, invariants 7 and 9)."""
+    faults = {
+        **await stores.tasks.dependency_faults(session_id),
+        **await stores.results.owner_faults(session_id),
+    }
+    for fault, examples in faults.items():
+        name = next(n for n in INVARIANTS if n.split("_", 1)[1] == fault)
+        for example in examples:
+            report.add(name, f"{session_id}/{example}")
+    report.add("10_queue_mark_not_relayed", session_id, await stores.tasks.marks(session_id))
 
 
 async def _name_the_extra_entries(stores: Stores, session_id: str, report: Report) -> None:

@@ -29,6 +29,9 @@ RESULT_STATUS_CYCLE = (
 # One result in MANUAL_EVERY is kept for manual deletion, which a purge must leave alone; the
 # number is prime to the status cycle's length, so every status has some.
 MANUAL_EVERY = 13
+# A seeded PENDING task must wait on something (invariant 7): on this result, which the seed
+# does not create, so that the sessions' result counts stay what the tests seeded.
+SEED_DEPENDENCY = "seed-dependency"
 
 
 @dataclass
@@ -81,6 +84,9 @@ async def seed(
         ]
         async with stores.db.transaction() as tx:
             await stores.tasks.insert(tx, rows)
+            if task_status == TaskStatus.PENDING:
+                waits = [(r.task_id, SEED_DEPENDENCY) for r in rows]
+                await stores.tasks.insert_waits(tx, session_id, waits)
         if task_status == QUEUED_TASK_STATUS:
             queued += await stores.queue.push([QueuedTask.of(r) for r in rows])
     uploaded = 0

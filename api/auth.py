@@ -112,7 +112,9 @@ class Authorization(grpc.aio.ServerInterceptor):
 
             return unary_stream
 
-        return rewrapped(handler, unary=unary, streaming=streaming)
+        # A client stream (UploadResultData) is admitted as a unary call, before a chunk is read:
+        # a caller without the permission sends nothing to the object storage.
+        return rewrapped(handler, unary=unary, streaming=streaming, client_streaming=unary)
 
     def _unknown(self, method: str):
         async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:

@@ -34,17 +34,10 @@ def resolve_create(
     partition_ids: list[str], options: TaskOptions, default_partition: str
 ) -> tuple[list[str], TaskOptions]:
     """The session's partitions and options as they will be stored, or a refusal."""
-    if options.max_retries < 1:
-        raise Refused(INVALID_ARGUMENT, "max_retries must be at least 1")
-    if not MIN_PRIORITY <= options.priority <= MAX_PRIORITY:
-        raise Refused(
-            INVALID_ARGUMENT, f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}"
-        )
-    if options.max_duration is None or options.max_duration <= 0:
-        raise Refused(INVALID_ARGUMENT, "max_duration is required and must be positive")
+    check_task_options(options)
     if any(not p for p in partition_ids):
         raise Refused(INVALID_ARGUMENT, "partition ids must not be empty")
-    _check_sizes(partition_ids, options)
+    _check_partitions(partition_ids)
     partitions = list(dict.fromkeys(partition_ids)) or [options.partition_id or default_partition]
     partition_id = options.partition_id or partitions[0]
     if partition_id not in partitions:
@@ -56,6 +49,19 @@ def resolve_create(
     return partitions, resolved
 
 
+def check_task_options(options: TaskOptions) -> None:
+    """Options a task can run with: a session's defaults, or a task's merged over them."""
+    if options.max_retries < 1:
+        raise Refused(INVALID_ARGUMENT, "max_retries must be at least 1")
+    if not MIN_PRIORITY <= options.priority <= MAX_PRIORITY:
+        raise Refused(
+            INVALID_ARGUMENT, f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}"
+        )
+    if options.max_duration is None or options.max_duration <= 0:
+        raise Refused(INVALID_ARGUMENT, "max_duration is required and must be positive")
+    _check_option_sizes(options)
+
+
 def check_partition_id(partition_id: str) -> None:
     """A partition id names a row and a queue key: of reasonable length, without control
     characters (an empty one names no partition: that is for the lookup to say)."""
@@ -65,11 +71,14 @@ def check_partition_id(partition_id: str) -> None:
         raise Refused(INVALID_ARGUMENT, f"partition id {partition_id!r} holds a control character")
 
 
-def _check_sizes(partition_ids: list[str], options: TaskOptions) -> None:
+def _check_partitions(partition_ids: list[str]) -> None:
     if len(partition_ids) > MAX_PARTITIONS:
         raise Refused(INVALID_ARGUMENT, f"a session has at most {MAX_PARTITIONS} partitions")
     for partition_id in partition_ids:
         check_partition_id(partition_id)
+
+
+def _check_option_sizes(options: TaskOptions) -> None:
     if len(options.options) > MAX_OPTIONS:
         raise Refused(INVALID_ARGUMENT, f"a session has at most {MAX_OPTIONS} options")
     texts = {

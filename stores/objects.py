@@ -1,6 +1,6 @@
 """ObjectStorage: the bytes of results, under an opaque key each."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Protocol
 
 # S3's limit for one DeleteObjects call, and so the most keys one delete call carries.
@@ -18,6 +18,14 @@ class ObjectStorage(Protocol):
         ...
 
     async def put(self, key: str, data: bytes) -> None: ...
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Write the object from a stream of chunks, never holding it whole; its size."""
+        ...
+
+    def get_stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks of at most `chunk_size`; KeyError if there is none."""
+        ...
 
     async def get(self, key: str) -> bytes | None:
         """The object's bytes, or None if there is none."""

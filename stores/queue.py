@@ -38,6 +38,20 @@ class Queue(Protocol):
         """Take the n first tasks of the partition's queue, as (session_id, task_id)."""
         ...
 
+    async def take(self, partition_id: str, n: int, holder: str) -> list[tuple[str, str]]:
+        """Pop the n first tasks of the partition's queue into `holder`'s in-flight set, in one
+        atomic step, as (session_id, task_id): an agent killed before it acquires them leaves
+        them there, for give-back when its lease lapses, instead of losing them."""
+        ...
+
+    async def settle(self, holder: str, partition_id: str, tasks: list[QueuedTask]) -> None:
+        """Forget the tasks from `holder`'s in-flight set (acquired, or given back)."""
+        ...
+
+    async def held(self, holder: str, partition_id: str) -> list[tuple[str, str]]:
+        """What `holder` took from the partition and has not settled."""
+        ...
+
     async def depths(self) -> dict[str, int]:
         """The number of tasks queued on each partition that has a queue."""
         ...

@@ -28,6 +28,11 @@ class SessionsTable(Protocol):
         """The session, locked against every admission and batch until `tx` ends."""
         ...
 
+    async def share(self, tx: Tx, session_id: str) -> Session | None:
+        """The stored row (tombstone included), share-locked until `tx` ends: no admission
+        commits meanwhile, while batches and other submissions run beside it."""
+        ...
+
     async def hold(self, tx: Tx, session_id: str, guard: Guard) -> bool:
         """Whether a batch under `guard` may commit; holds off admissions until `tx` ends."""
         ...

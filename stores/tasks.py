@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from lifecycle.domain import TaskOptions
 from stores.database import Tx
 from stores.keyset import Span
 from stores.rows import SessionRows
@@ -18,7 +19,134 @@ class TaskRow:
     partition_id: str
 
 
-class TasksTable(SessionRows, Protocol):
+@dataclass(frozen=True)
+class TaskRecord:
+    """A task with what submission and the agents need of it (the sweeps need only TaskRow)."""
+
+    session_id: str
+    task_id: str
+    status: int
+    priority: int
+    partition_id: str
+    options: TaskOptions
+    payload_id: str
+    expected_output_ids: tuple[str, ...] = ()
+    data_dependencies: tuple[str, ...] = ()
+    parent_task_ids: tuple[str, ...] = ()
+    initial_task_id: str = ""
+    retry_of_ids: tuple[str, ...] = ()
+    created_by: str = ""
+    owner_pod_id: str | None = None
+    output_error: str = ""
+
+    @property
+    def row(self) -> TaskRow:
+        return TaskRow(self.session_id, self.task_id, self.status, self.priority, self.partition_id)
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """A conditional change of tasks: those of `task_ids` in `from_statuses` (and owned by
+    `owned_by`, if given) go to `to_status`; `stamp` is the date column set to now()."""
+
+    to_status: int
+    from_statuses: frozenset[int]
+    owned_by: str | None = None
+    # The new owner: a pod id, "" to clear it, None to leave it.
+    owner: str | None = None
+    stamp: str | None = None
+    error: str | None = None
+
+
+class WorkTasks(Protocol):
+    """What submission and the agents do to tasks, beside the sweeps: set-based statements in
+    the caller's transaction, each safe to repeat."""
+
+    async def insert_new(
+        self, tx: Tx, tasks: list[TaskRecord], unresolved: dict[str, tuple]
+    ) -> set[str]:
+        """Insert the tasks not there yet (ON CONFLICT DO NOTHING) and the unresolved
+        dependencies of those inserted; the ids inserted."""
+        ...
+
+    async def insert_waits(self, tx: Tx, session_id: str, waits: list[tuple[str, str]]) -> None:
+        """Record that each task waits on a result, as (task_id, result_id), in bulk (the seed
+        tool's)."""
+        ...
+
+    async def sessions_of(self, task_ids: list[str]) -> dict[str, str]:
+        """The session of each task that exists among `task_ids` (ids are unique across
+        sessions, as ArmoniK's)."""
+        ...
+
+    async def get_many(
+        self, tx: Tx, session_id: str, task_ids: list[str], lock: bool = False
+    ) -> list[TaskRecord]:
+        """The tasks that exist among `task_ids`, locked FOR UPDATE in key order if `lock`."""
+        ...
+
+    async def change(
+        self, tx: Tx, session_id: str, task_ids: list[str], change: TaskChange
+    ) -> list[TaskRow]:
+        """Apply a conditional change; the rows it changed, as they are now."""
+        ...
+
+    async def resolve(
+        self, tx: Tx, session_id: str, result_ids: list[str], ready: int
+    ) -> list[TaskRow]:
+        """The completed results' dependants lose those dependencies; those left with none that
+        were PENDING go to `ready`. The tasks made ready."""
+        ...
+
+    async def dependants(self, tx: Tx, session_id: str, result_ids: list[str]) -> list[str]:
+        """The tasks that wait on the results; their waits on them are dropped."""
+        ...
+
+    async def children(
+        self, tx: Tx, session_id: str, parent_task_id: str, statuses: list[int]
+    ) -> list[TaskRecord]:
+        """The subtasks the task submitted, in `statuses`."""
+        ...
+
+    async def unresolved(self, tx: Tx, session_id: str, task_ids: list[str]) -> set[str]:
+        """Those of the tasks that still wait on a result."""
+        ...
+
+    # The queue outbox: written in the transaction that changes a task's status.
+
+    async def mark_for_queue(self, tx: Tx, session_id: str, task_ids: list[str]) -> list[int]:
+        """Record that these tasks' queue entries must follow their status; the marks' ids."""
+        ...
+
+    async def claim_marks(
+        self, tx: Tx, limit: int, seqs: list[int] | None = None
+    ) -> list[tuple[int, str, str]]:
+        """Lock up to `limit` marks no one else holds (those of `seqs` only, if given), oldest
+        first, as (seq, session_id, task_id)."""
+        ...
+
+    async def lock_for_queue(self, tx: Tx, keys: list[tuple[str, str]]) -> list[TaskRow]:
+        """The tasks that exist among (session_id, task_id) keys, share-locked until `tx` ends
+        so that no flip of them commits between their read and their queue write."""
+        ...
+
+    async def clear_marks(self, tx: Tx, seqs: list[int]) -> None: ...
+
+    async def marks(self, session_id: str | None = None) -> int:
+        """How many marks are waiting (of the session, if given); for checks and tests."""
+        ...
+
+    async def work_rows(self, session_id: str) -> int:
+        """The session's waits and queue marks; for checks of a deleted session."""
+        ...
+
+    async def dependency_faults(self, session_id: str) -> dict[str, list[str]]:
+        """The session's breaches of the dependency rules (SPEC §3, invariant 7), by
+        invariant name, each with the tasks or results at fault; for checks."""
+        ...
+
+
+class TasksTable(SessionRows, WorkTasks, Protocol):
     async def insert(self, tx: Tx, tasks: list[TaskRow]) -> None: ...
 
     async def rows(

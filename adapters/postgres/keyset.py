@@ -29,8 +29,8 @@ async def next_span(
     return Span(after=after, last=last, rows=rows, exhausted=rows < limit or last == until)
 
 
-def in_span(key: str, first_param: int) -> str:
+def in_span(key: str, first_param: int, alias: str = "") -> str:
     """The SQL condition for a row of the span, with session_id, after and last as parameters
-    first_param, first_param+1 and first_param+2."""
-    p = first_param
-    return f"session_id = ${p} AND {key} > ${p + 1} AND {key} <= ${p + 2}"
+    first_param, first_param+1 and first_param+2; `alias` ("t.") qualifies the columns."""
+    p, a = first_param, alias
+    return f"{a}session_id = ${p} AND {a}{key} > ${p + 1} AND {a}{key} <= ${p + 2}"

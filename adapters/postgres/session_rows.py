@@ -1,6 +1,7 @@
 """What the TasksTable and the ResultsTable share: rows owned by one session, walked in key
 order by batches (see stores/keyset.py)."""
 
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 
 import asyncpg
@@ -139,3 +140,18 @@ class PostgresSessionRows:
             if len(rows) < chunk:
                 return
             after = rows[-1][self.key]
+
+    async def faults(self, session_id: str, query: str) -> dict[str, list[str]]:
+        """A check's `query` (rows of fault and id, over a span as $1, $2, $3) run span by span
+        over the session, as the other checks walk it: its findings by fault."""
+        found: dict[str, list[str]] = defaultdict(list)
+        after = ""
+        while True:
+            async with self.db.connection() as conn:
+                span = await self.span(conn, session_id, after, None, WALK_CHUNK)
+                rows = await conn.fetch(query, session_id, span.after, span.last)
+            for row in rows:
+                found[row["fault"]].append(row["id"])
+            if span.exhausted:
+                return dict(found)
+            after = span.last

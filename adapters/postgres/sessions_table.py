@@ -67,6 +67,12 @@ class PostgresSessionsTable:
         )
         return _session(row) if row else None
 
+    async def share(self, conn: asyncpg.Connection, session_id: str) -> Session | None:
+        row = await conn.fetchrow(
+            f"SELECT {COLUMNS} FROM sessions WHERE session_id = $1 FOR SHARE", session_id
+        )
+        return _session(row) if row else None
+
     async def hold(self, conn: asyncpg.Connection, session_id: str, guard: Guard) -> bool:
         """Whether a batch guarded by `guard` may commit. The shared lock keeps any admission
         waiting until the batch's transaction ends, so a batch never interleaves with a status

@@ -23,6 +23,17 @@ from stores.queue import QueuedTask
 failures.register(timeouts=(redis_errors.TimeoutError,), down=(redis_errors.ConnectionError,))
 
 PREFIX = "armonik:queue:"
+# In-flight sets, by holder and partition: outside PREFIX, so that no check takes them for
+# queues.
+IN_FLIGHT = "armonik:in-flight:"
+# ZPOPMIN into the holder's set, keeping each entry's score, atomically.
+TAKE = """
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+for i = 1, #popped, 2 do
+  redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
+end
+return popped
+"""
 SEQUENCE = "armonik:queue-sequence"
 # Scores are doubles: priority rank times 2**40, plus a sequence number below 2**40, stays exact.
 SEQUENCE_SPAN = 2**40
@@ -30,6 +41,10 @@ SEQUENCE_SPAN = 2**40
 
 def queue_key(partition_id: str) -> str:
     return PREFIX + partition_id
+
+
+def in_flight_key(holder: str, partition_id: str) -> str:
+    return f"{IN_FLIGHT}{holder}:{partition_id}"
 
 
 def _glob_escape(text: str) -> str:
@@ -139,6 +154,20 @@ class RedisQueue:
         """Take the n first tasks of the partition's queue, as (session_id, task_id)."""
         popped = await self.redis.zpopmin(queue_key(partition_id), n)
         return [tuple(member.split("/", 1)) for member, _ in popped]  # type: ignore[misc]
+
+    async def take(self, partition_id: str, n: int, holder: str) -> list[tuple[str, str]]:
+        popped = await self.redis.eval(
+            TAKE, 2, queue_key(partition_id), in_flight_key(holder, partition_id), n
+        )
+        return [tuple(member.split("/", 1)) for member in popped[::2]]  # type: ignore[misc]
+
+    async def settle(self, holder: str, partition_id: str, tasks: list[QueuedTask]) -> None:
+        if tasks:
+            await self.redis.zrem(in_flight_key(holder, partition_id), *(t.member for t in tasks))
+
+    async def held(self, holder: str, partition_id: str) -> list[tuple[str, str]]:
+        members = await self.redis.zrange(in_flight_key(holder, partition_id), 0, -1)
+        return [tuple(m.split("/", 1)) for m in members]  # type: ignore[misc]
 
     async def depths(self) -> dict[str, int]:
         """The number of tasks queued on each partition that has a queue."""

@@ -1,7 +1,7 @@
 """ObjectStorage: result bytes in an S3 bucket, keyed by the result's opaque id."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import AsyncExitStack
 
 import aioboto3
@@ -30,6 +30,9 @@ WARM_UP_KEY = ".armonik-sessions/warm-up"
 # a first attempt still in flight at the server could land after a purge deleted the object,
 # and leave an object no row knows any more.
 UPLOAD_TIMEOUT = 120.0
+# A streamed upload goes in parts of this size (S3 wants at least 5 MiB but for the last): one
+# part is what it holds in memory.
+PART_SIZE = 8 * 2**20
 
 
 class S3ObjectStorage:
@@ -115,6 +118,64 @@ class S3ObjectStorage:
 
     async def put(self, key: str, data: bytes) -> None:
         await self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """One PutObject for an object smaller than a part, else a multipart upload, aborted if
+        the stream or a part fails, so that no half object is left."""
+        buffer, size, parts, upload_id = bytearray(), 0, [], None
+        try:
+            async for chunk in chunks:
+                buffer += chunk
+                size += len(chunk)
+                while len(buffer) >= PART_SIZE:
+                    if upload_id is None:
+                        started = await self.s3.create_multipart_upload(Bucket=self.bucket, Key=key)
+                        upload_id = started["UploadId"]
+                    part, buffer = bytes(buffer[:PART_SIZE]), buffer[PART_SIZE:]
+                    answer = await self.s3.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=len(parts) + 1,
+                        Body=part,
+                    )
+                    parts.append({"ETag": answer["ETag"], "PartNumber": len(parts) + 1})
+            if upload_id is None:
+                await self.put(key, bytes(buffer))
+                return size
+            if buffer:
+                answer = await self.s3.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=len(parts) + 1,
+                    Body=bytes(buffer),
+                )
+                parts.append({"ETag": answer["ETag"], "PartNumber": len(parts) + 1})
+            await self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+            return size
+        except BaseException:
+            if upload_id is not None:
+                await self.s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+            raise
+
+    async def get_stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        try:
+            response = await self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if e.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise KeyError(key) from None
+            raise
+        body = response["Body"]
+        try:
+            while chunk := await body.read(chunk_size):
+                yield chunk
+        finally:
+            body.close()
 
     async def get(self, key: str) -> bytes | None:
         async with asyncio.timeout(self.call_timeout):
