@@ -2,7 +2,7 @@
 session's partitions and options, and session ids. They are refused before anything starts."""
 
 from lifecycle.domain import TASK_OPTION_TEXTS, TaskOptions
-from lifecycle.refusals import INVALID_ARGUMENT, Refused
+from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 99
 MAX_ID_LENGTH = 256
@@ -30,10 +30,12 @@ def check_session_id(session_id: str) -> None:
         )
 
 
-def resolve_create(
+def check_create(
     partition_ids: list[str], options: TaskOptions, default_partition: str
 ) -> tuple[list[str], TaskOptions]:
-    """The session's partitions and options as they will be stored, or a refusal."""
+    """The session's partitions and options as they would be stored, or a refusal of what is
+    malformed in itself. Whether they fit each other (`check_fit`) is asked only once the
+    partitions are known to exist: an unknown partition is NOT_FOUND before it is a misfit."""
     if options.max_retries < 1:
         raise Refused(INVALID_ARGUMENT, "max_retries must be at least 1")
     if not MIN_PRIORITY <= options.priority <= MAX_PRIORITY:
@@ -47,12 +49,37 @@ def resolve_create(
     _check_sizes(partition_ids, options)
     partitions = list(dict.fromkeys(partition_ids)) or [options.partition_id or default_partition]
     partition_id = options.partition_id or partitions[0]
-    if partition_id not in partitions:
+    resolved = TaskOptions(**{**options.__dict__, "partition_id": partition_id})
+    return partitions, resolved
+
+
+def named_partitions(partitions: list[str], options: TaskOptions) -> list[str]:
+    """Every partition a new session names, the one of its default options included: each must
+    exist."""
+    return list(dict.fromkeys([*partitions, options.partition_id]))
+
+
+def unknown_partitions(missing: list[str]) -> Refused:
+    return Refused(NOT_FOUND, f"unknown partition(s): {', '.join(missing)}")
+
+
+def check_fit(partitions: list[str], options: TaskOptions) -> None:
+    """The default options' partition must be one of the session's."""
+    if options.partition_id not in partitions:
         raise Refused(
             INVALID_ARGUMENT,
-            f"partition_id {partition_id!r} is not among the session's partitions {partitions}",
+            f"partition_id {options.partition_id!r} is not among the session's partitions"
+            f" {partitions}",
         )
-    resolved = TaskOptions(**{**options.__dict__, "partition_id": partition_id})
+
+
+def resolve_create(
+    partition_ids: list[str], options: TaskOptions, default_partition: str
+) -> tuple[list[str], TaskOptions]:
+    """The session's partitions and options as they will be stored, or a refusal; for callers
+    that know the partitions exist."""
+    partitions, resolved = check_create(partition_ids, options, default_partition)
+    check_fit(partitions, resolved)
     return partitions, resolved
 
 
