@@ -18,6 +18,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from engine.reads import Reads
 from lifecycle.domain import Partition, Session, TaskOptions
 from lifecycle.options import (
     check_create,
@@ -80,7 +81,7 @@ class OperationHandle:
         return progress, description.status == WorkflowExecutionStatus.RUNNING
 
 
-class Engine:
+class Engine(Reads):
     def __init__(self, settings: Settings, temporal: Client, stores: StoreSet) -> None:
         self.settings = settings
         self.temporal = temporal

@@ -17,17 +17,21 @@ def check_session_id(session_id: str) -> None:
     """A session id names a row, a queue entry ("<session>/<task>") and an object prefix
     ("<session>/"): it must be non-empty, of reasonable length, without "/" or control
     characters."""
-    if not session_id:
-        raise Refused(INVALID_ARGUMENT, "the session id is empty")
-    if len(session_id) > MAX_ID_LENGTH:
+    check_id("session", session_id)
+
+
+def check_id(what: str, value: str) -> None:
+    """A session, task or result id, by the rules of a session id (a task's and a result's are
+    parts of queue entries and object keys too)."""
+    if not value:
+        raise Refused(INVALID_ARGUMENT, f"the {what} id is empty")
+    if len(value) > MAX_ID_LENGTH:
         raise Refused(
             INVALID_ARGUMENT,
-            f"a session id has at most {MAX_ID_LENGTH} characters, not {len(session_id)}",
+            f"a {what} id has at most {MAX_ID_LENGTH} characters, not {len(value)}",
         )
-    if "/" in session_id or any(not c.isprintable() for c in session_id):
-        raise Refused(
-            INVALID_ARGUMENT, f"session id {session_id!r} holds '/' or a control character"
-        )
+    if "/" in value or any(not c.isprintable() for c in value):
+        raise Refused(INVALID_ARGUMENT, f"{what} id {value!r} holds '/' or a control character")
 
 
 def check_create(

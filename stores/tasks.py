@@ -7,6 +7,7 @@ from typing import Protocol
 from stores.database import Tx
 from stores.keyset import Span
 from stores.rows import SessionRows
+from stores.task_reads import TaskReads
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class TaskRow:
     partition_id: str
 
 
-class TasksTable(SessionRows, Protocol):
+class TasksTable(SessionRows, TaskReads, Protocol):
     async def insert(self, tx: Tx, tasks: list[TaskRow]) -> None: ...
 
     async def rows(

@@ -2,12 +2,13 @@
 
 import asyncpg
 
+from adapters.postgres.result_reads import PostgresResultReads
 from adapters.postgres.session_rows import PostgresSessionRows
 from stores.keyset import Span
 from stores.results import ResultRow
 
 
-class PostgresResultsTable(PostgresSessionRows):
+class PostgresResultsTable(PostgresSessionRows, PostgresResultReads):
     table = "results"
     key = "result_id"
     columns = (

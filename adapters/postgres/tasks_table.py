@@ -5,11 +5,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from adapters.postgres.session_rows import PostgresSessionRows
+from adapters.postgres.task_reads import PostgresTaskReads
 from stores.keyset import Span
 from stores.tasks import TaskRow
 
 
-class PostgresTasksTable(PostgresSessionRows):
+class PostgresTasksTable(PostgresSessionRows, PostgresTaskReads):
     table = "tasks"
     key = "task_id"
     columns = ("session_id", "task_id", "status", "priority", "partition_id")
