@@ -12,7 +12,7 @@ from temporalio import activity
 
 from lifecycle.calls import SessionUpdate, SessionWrite
 from lifecycle.domain import Session
-from lifecycle.options import resolve_create
+from lifecycle.options import check_create, check_fit, named_partitions, unknown_partitions
 from lifecycle.refusals import ALREADY_EXISTS, NOT_FOUND, Refused
 from lifecycle.requests import CreateRequest, SessionInsert
 from lifecycle.statuses import Operation
@@ -41,12 +41,15 @@ class SessionsActivities:
     @activity.defn
     async def check_partitions(self, request: CreateRequest) -> CreateRequest:
         """The request with its partitions and options resolved, once every partition exists."""
-        partition_ids, options = resolve_create(
+        partition_ids, options = check_create(
             request.partition_ids, request.options, self.default_partition
         )
-        missing = await self.partitions.missing(partition_ids)
+        # Existence before fit: a partition that is not there is NOT_FOUND, even where the
+        # options would not fit the session's partitions either.
+        missing = await self.partitions.missing(named_partitions(partition_ids, options))
         if missing:
-            raise Refused(NOT_FOUND, f"unknown partition(s): {', '.join(missing)}")
+            raise unknown_partitions(missing)
+        check_fit(partition_ids, options)
         return dataclasses.replace(request, partition_ids=partition_ids, options=options)
 
     @activity.defn

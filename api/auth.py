@@ -33,7 +33,7 @@ import grpc
 from api.handlers import rewrapped
 from api.status import abort_for
 from security.certs import fingerprint
-from security.permissions import MUTATING, PERMISSIONS
+from security.permissions import ALL, MUTATING, PERMISSIONS
 from stores.audit import AuditEntry, AuditLog
 from stores.auth import AuthTable, Identity
 
@@ -44,13 +44,23 @@ ANONYMOUS = "anonymous"
 GATEWAY_TOKEN = "x-armonik-gateway-token"
 GATEWAY_CERT = "x-armonik-gateway-cert-bin"
 GATEWAY_COMMON_NAME = "x-armonik-gateway-cn-bin"
-# Who makes the call being served: the servicers pass it on to the operation they start.
-_requester: contextvars.ContextVar[str] = contextvars.ContextVar("requester", default=ANONYMOUS)
+# Without TLS, as ArmoniK reports it with authentication off: a user who may do everything.
+ANONYMOUS_IDENTITY = Identity(ANONYMOUS, frozenset(ALL))
+# Who makes the call being served: the servicers pass it on to the operation they start, and
+# Authentication.GetCurrentUser answers it.
+_caller: contextvars.ContextVar[Identity] = contextvars.ContextVar(
+    "caller", default=ANONYMOUS_IDENTITY
+)
 
 
 def requester() -> str:
     """The user making the call in progress."""
-    return _requester.get()
+    return _caller.get().user
+
+
+def caller() -> Identity:
+    """The user making the call in progress, with their roles and permissions."""
+    return _caller.get()
 
 
 class Authorization(grpc.aio.ServerInterceptor):
@@ -93,14 +103,16 @@ class Authorization(grpc.aio.ServerInterceptor):
 
         def unary(behaviour):
             async def unary_unary(request, context):
-                user = await self._admit(permission, context, request)
-                token = _requester.set(user)
+                identity = await self._admit(permission, context, request)
+                token = _caller.set(identity)
                 try:
                     if permission not in MUTATING:
                         return await behaviour(request, context)
-                    return await self._audited(behaviour, request, context, user, permission)
+                    return await self._audited(
+                        behaviour, request, context, identity.user, permission
+                    )
                 finally:
-                    _requester.reset(token)
+                    _caller.reset(token)
 
             return unary_unary
 
@@ -112,9 +124,33 @@ class Authorization(grpc.aio.ServerInterceptor):
 
             return unary_stream
 
-        # A client stream (UploadResultData) is admitted as a unary call, before a chunk is read:
-        # a caller without the permission sends nothing to the object storage.
-        return rewrapped(handler, unary=unary, streaming=streaming, client_streaming=unary)
+        # A stream of requests (an upload) is admitted before its first message is read.
+        def client_streaming(behaviour):
+            async def stream_unary(requests, context):
+                identity = await self._admit(permission, context, None)
+                token = _caller.set(identity)
+                try:
+                    return await behaviour(requests, context)
+                finally:
+                    _caller.reset(token)
+
+            return stream_unary
+
+        def bidi_streaming(behaviour):
+            async def stream_stream(requests, context):
+                await self._admit(permission, context, None)
+                async for message in behaviour(requests, context):
+                    yield message
+
+            return stream_stream
+
+        return rewrapped(
+            handler,
+            unary=unary,
+            streaming=streaming,
+            client_streaming=client_streaming,
+            bidi_streaming=bidi_streaming,
+        )
 
     def _unknown(self, method: str):
         async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
@@ -123,11 +159,11 @@ class Authorization(grpc.aio.ServerInterceptor):
 
         return refuse
 
-    async def _admit(self, permission: str, context: grpc.aio.ServicerContext, request) -> str:
-        """The caller's user name, if they may call `permission` (any known user for ""); else
-        the call ends here, and an attempt to change a session is audited."""
+    async def _admit(self, permission: str, context: grpc.aio.ServicerContext, request) -> Identity:
+        """The caller, if they may call `permission` (any known user for ""); else the call
+        ends here, and an attempt to change a session is audited."""
         if not self.secure:
-            return ANONYMOUS
+            return ANONYMOUS_IDENTITY
         who, identity = await self._identify(context)
         if identity is None:
             code = grpc.StatusCode.UNAUTHENTICATED
@@ -137,7 +173,7 @@ class Authorization(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.PERMISSION_DENIED
             message = f"user {who} lacks the permission {permission}"
         else:
-            return identity.user
+            return identity
         session_id = getattr(request, "session_id", "")
         self._log(who, permission, session_id, code.name)
         if permission in MUTATING:

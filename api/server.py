@@ -1,7 +1,6 @@
-"""The gRPC server: ArmoniK's Sessions, Partitions and Versions services, the control plane's
-Operations service, and the standard health-checking and reflection services (so that grpcurl
-and load balancers work). With GRPC_WEB_ADDRESS, the same services over gRPC-Web for browsers
-(api/grpcweb.py), and the Admin GUI beside them with GUI_DIR.
+"""The gRPC server: ArmoniK's Sessions, Partitions, Versions, Tasks, Results, Applications,
+Authentication and HealthChecks services, the control plane's Operations service, and the
+standard health-checking and reflection services (so that grpcurl and load balancers work).
 
 python -m api [--insecure]     (configuration from environment variables, see settings/)
 """
@@ -16,31 +15,40 @@ from pathlib import Path
 
 import grpc
 from armonik.protogen.client import (
-    partitions_service_pb2,
+    applications_service_pb2_grpc,
+    auth_service_pb2_grpc,
+    health_checks_service_pb2_grpc,
     partitions_service_pb2_grpc,
-    sessions_service_pb2,
+    results_service_pb2_grpc,
     sessions_service_pb2_grpc,
-    versions_service_pb2,
+    tasks_service_pb2_grpc,
     versions_service_pb2_grpc,
 )
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from adapters.connect import Stores
+from api.applications import ApplicationsService
 from api.auth import Authorization
+from api.authentication import AuthenticationService
 from api.grpcweb import Gateway, GrpcWeb
+from api.health_checks import HealthChecksService
 from api.malformed import MalformedRequests
 from api.metrics import RequestMetrics
 from api.operations import OperationsService
 from api.partitions import PartitionsService
+from api.results import ResultsService
 from api.sessions import SessionsService
+from api.tasks import TasksService
 from api.versions import VersionsService
 from engine.operations import Engine, connect_temporal
+from engine.work import Work
 from engine.workers import build_worker, prepare, run_until_signalled
+from security.permissions import SERVICES as PERMISSION_SERVICES
 from security.tls import ServerTls, TlsSettingsError, is_loopback
 from settings import Settings
 from telemetry.tracing import server_interceptors
-from wire.protos import operations_pb2, operations_pb2_grpc
+from wire.protos import operations_pb2_grpc
 
 log = logging.getLogger("armonik_sessions.api")
 
@@ -49,13 +57,11 @@ READY_LINE = "api ready"
 # Time for calls in flight to answer when the server stops. An operation a call started goes on
 # server-side whatever happens to the call.
 STOP_GRACE = 5.0
+# How often the outbox's leftovers are relayed to the queue (each call relays its own at once).
+OUTBOX_RELAY_SECONDS = 5.0
 
-SERVICES = [
-    sessions_service_pb2.DESCRIPTOR.services_by_name["Sessions"].full_name,
-    partitions_service_pb2.DESCRIPTOR.services_by_name["Partitions"].full_name,
-    versions_service_pb2.DESCRIPTOR.services_by_name["Versions"].full_name,
-    operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
-]
+# Every service served, as the permissions name them (each RPC of each has its permission).
+SERVICES = [service.full_name for service in PERMISSION_SERVICES]
 
 
 class ListenRefused(Exception):
@@ -88,6 +94,17 @@ async def build_server(
     partitions_service_pb2_grpc.add_PartitionsServicer_to_server(PartitionsService(engine), server)
     versions_service_pb2_grpc.add_VersionsServicer_to_server(VersionsService(), server)
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsService(engine), server)
+    # Submission and result data are direct transactional calls, not workflows (docs/design.md).
+    work = Work(engine.stores, engine.settings.data_chunk_max_size)
+    tasks_service_pb2_grpc.add_TasksServicer_to_server(TasksService(engine, work), server)
+    results_service_pb2_grpc.add_ResultsServicer_to_server(ResultsService(engine, work), server)
+    applications_service_pb2_grpc.add_ApplicationsServicer_to_server(
+        ApplicationsService(engine), server
+    )
+    auth_service_pb2_grpc.add_AuthenticationServicer_to_server(AuthenticationService(), server)
+    health_checks_service_pb2_grpc.add_HealthChecksServiceServicer_to_server(
+        HealthChecksService(engine), server
+    )
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     for name in ["", *SERVICES]:
@@ -147,6 +164,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         )
         await server.start()
         running.push_async_callback(server.stop, STOP_GRACE)
+        # The queue marks that a process killed mid-call left behind reach Redis from here.
+        relay = asyncio.create_task(Work(stores).relay_forever(OUTBOX_RELAY_SECONDS))
+        running.callback(relay.cancel)
         if gateway is not None:
             web = GrpcWeb(
                 gateway,

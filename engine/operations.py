@@ -18,8 +18,16 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from engine.reads import Reads
 from lifecycle.domain import Partition, Session, TaskOptions
-from lifecycle.options import check_partition_id, check_session_id, resolve_create
+from lifecycle.options import (
+    check_create,
+    check_fit,
+    check_partition_id,
+    check_session_id,
+    named_partitions,
+    unknown_partitions,
+)
 from lifecycle.progress import Progress, Retrying
 from lifecycle.refusals import NOT_FOUND, Refused
 from lifecycle.requests import CreateRequest, OperationOutcome, OperationRequest
@@ -73,7 +81,7 @@ class OperationHandle:
         return progress, description.status == WorkflowExecutionStatus.RUNNING
 
 
-class Engine:
+class Engine(Reads):
     def __init__(self, settings: Settings, temporal: Client, stores: StoreSet) -> None:
         self.settings = settings
         self.temporal = temporal
@@ -133,7 +141,16 @@ class Engine:
         requested_by: str = "",
     ) -> OperationHandle:
         # Refuse bad options here, before anything starts; the workflow checks them again.
-        resolve_create(partition_ids, options, self.settings.default_partition)
+        partitions, resolved = check_create(partition_ids, options, self.settings.default_partition)
+        try:
+            check_fit(partitions, resolved)
+        except Refused:
+            # Existence first, as the workflow asks it: a misfit naming a partition that is not
+            # there is NOT_FOUND.
+            missing = await self.stores.partitions.missing(named_partitions(partitions, resolved))
+            if missing:
+                raise unknown_partitions(missing) from None
+            raise
         session_id = session_id or str(uuid.uuid4())
         check_session_id(session_id)
         request = CreateRequest(

@@ -2,7 +2,7 @@
 session's partitions and options, and session ids. They are refused before anything starts."""
 
 from lifecycle.domain import TASK_OPTION_TEXTS, TaskOptions
-from lifecycle.refusals import INVALID_ARGUMENT, Refused
+from lifecycle.refusals import INVALID_ARGUMENT, NOT_FOUND, Refused
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 99
 MAX_ID_LENGTH = 256
@@ -17,35 +17,66 @@ def check_session_id(session_id: str) -> None:
     """A session id names a row, a queue entry ("<session>/<task>") and an object prefix
     ("<session>/"): it must be non-empty, of reasonable length, without "/" or control
     characters."""
-    if not session_id:
-        raise Refused(INVALID_ARGUMENT, "the session id is empty")
-    if len(session_id) > MAX_ID_LENGTH:
+    check_id("session", session_id)
+
+
+def check_id(what: str, value: str) -> None:
+    """A session, task or result id, by the rules of a session id (a task's and a result's are
+    parts of queue entries and object keys too)."""
+    if not value:
+        raise Refused(INVALID_ARGUMENT, f"the {what} id is empty")
+    if len(value) > MAX_ID_LENGTH:
         raise Refused(
             INVALID_ARGUMENT,
-            f"a session id has at most {MAX_ID_LENGTH} characters, not {len(session_id)}",
+            f"a {what} id has at most {MAX_ID_LENGTH} characters, not {len(value)}",
         )
-    if "/" in session_id or any(not c.isprintable() for c in session_id):
-        raise Refused(
-            INVALID_ARGUMENT, f"session id {session_id!r} holds '/' or a control character"
-        )
+    if "/" in value or any(not c.isprintable() for c in value):
+        raise Refused(INVALID_ARGUMENT, f"{what} id {value!r} holds '/' or a control character")
 
 
-def resolve_create(
+def check_create(
     partition_ids: list[str], options: TaskOptions, default_partition: str
 ) -> tuple[list[str], TaskOptions]:
-    """The session's partitions and options as they will be stored, or a refusal."""
+    """The session's partitions and options as they would be stored, or a refusal of what is
+    malformed in itself. Whether they fit each other (`check_fit`) is asked only once the
+    partitions are known to exist: an unknown partition is NOT_FOUND before it is a misfit."""
     check_task_options(options)
     if any(not p for p in partition_ids):
         raise Refused(INVALID_ARGUMENT, "partition ids must not be empty")
     _check_partitions(partition_ids)
     partitions = list(dict.fromkeys(partition_ids)) or [options.partition_id or default_partition]
     partition_id = options.partition_id or partitions[0]
-    if partition_id not in partitions:
+    resolved = TaskOptions(**{**options.__dict__, "partition_id": partition_id})
+    return partitions, resolved
+
+
+def named_partitions(partitions: list[str], options: TaskOptions) -> list[str]:
+    """Every partition a new session names, the one of its default options included: each must
+    exist."""
+    return list(dict.fromkeys([*partitions, options.partition_id]))
+
+
+def unknown_partitions(missing: list[str]) -> Refused:
+    return Refused(NOT_FOUND, f"unknown partition(s): {', '.join(missing)}")
+
+
+def check_fit(partitions: list[str], options: TaskOptions) -> None:
+    """The default options' partition must be one of the session's."""
+    if options.partition_id not in partitions:
         raise Refused(
             INVALID_ARGUMENT,
-            f"partition_id {partition_id!r} is not among the session's partitions {partitions}",
+            f"partition_id {options.partition_id!r} is not among the session's partitions"
+            f" {partitions}",
         )
-    resolved = TaskOptions(**{**options.__dict__, "partition_id": partition_id})
+
+
+def resolve_create(
+    partition_ids: list[str], options: TaskOptions, default_partition: str
+) -> tuple[list[str], TaskOptions]:
+    """The session's partitions and options as they will be stored, or a refusal; for callers
+    that know the partitions exist."""
+    partitions, resolved = check_create(partition_ids, options, default_partition)
+    check_fit(partitions, resolved)
     return partitions, resolved
 
 

@@ -6,8 +6,13 @@ they tell nothing about sessions.
 """
 
 from armonik.protogen.client import (
+    applications_service_pb2,
+    auth_service_pb2,
+    health_checks_service_pb2,
     partitions_service_pb2,
+    results_service_pb2,
     sessions_service_pb2,
+    tasks_service_pb2,
     versions_service_pb2,
 )
 
@@ -20,6 +25,11 @@ SERVICES = [
     partitions_service_pb2.DESCRIPTOR.services_by_name["Partitions"],
     versions_service_pb2.DESCRIPTOR.services_by_name["Versions"],
     operations_pb2.DESCRIPTOR.services_by_name["Operations"],
+    tasks_service_pb2.DESCRIPTOR.services_by_name["Tasks"],
+    results_service_pb2.DESCRIPTOR.services_by_name["Results"],
+    applications_service_pb2.DESCRIPTOR.services_by_name["Applications"],
+    auth_service_pb2.DESCRIPTOR.services_by_name["Authentication"],
+    health_checks_service_pb2.DESCRIPTOR.services_by_name["HealthChecksService"],
 ]
 
 # The full gRPC method path ("/armonik.api.grpc.v1.sessions.Sessions/PurgeSession") of every
@@ -34,7 +44,9 @@ ALL = sorted(PERMISSIONS.values())
 # The RPCs that change something: who asked for each goes in the audit trail.
 MUTATING = {spec.permission for spec in OPERATIONS.values()}
 DESTRUCTIVE = {OPERATIONS[Operation.PURGE].permission, OPERATIONS[Operation.DELETE].permission}
-READS = {p for p in ALL if p.split(":")[1].startswith(("Get", "List"))}
+# What only looks: getting, listing, counting, downloading, checking health.
+READ_VERBS = ("Get", "List", "Count", "Download", "Check")
+READS = {p for p in ALL if p.split(":")[1].startswith(READ_VERBS)}
 
 # The development roles: admin may do everything, operator all but destroy data, reader only
 # look. Each development user has the role of its name.

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     s3_ca_bundle: str = ""
 
     default_partition: str = "default"
+    # The largest chunk of result data a stream carries (Results.GetServiceConfiguration), as
+    # ArmoniK's default.
+    data_chunk_max_size: int = Field(64 * 1024, gt=0, lt=2**31)
 
     # The worker's and the API server's log lines: "text", or "json" (one object a line, with
     # the session, operation and workflow of each line; telemetry/logs.py).

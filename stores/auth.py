@@ -12,6 +12,7 @@ class Identity:
 
     user: str
     permissions: frozenset[str]
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

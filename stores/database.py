@@ -20,6 +20,11 @@ class Database(Protocol):
         """A connection for statements that need no transaction of their own."""
         ...
 
+    async def ping(self) -> None:
+        """A round trip that reads nothing (HealthChecks); raises if the database does not
+        answer."""
+        ...
+
     async def migrate(self) -> list[str]:
         """Bring the schema up to date (safe from several processes at once); the versions
         applied."""

@@ -13,6 +13,10 @@ def object_key(session_id: str, result_id: str) -> str:
 
 
 class ObjectStorage(Protocol):
+    async def ping(self) -> None:
+        """A call that reads no object (HealthChecks): raises if the bucket is out of reach."""
+        ...
+
     async def ensure_bucket(self) -> None:
         """Make the storage ready for writes (its bucket created if missing)."""
         ...

@@ -1,4 +1,5 @@
-"""The list requests of the API (ListSessions, ListPartitions), as a model that no store
+"""The list requests of the API (ListSessions, ListPartitions, ListTasks, ListResults,
+ListApplications), as a model that no store
 backend shapes: filters (an OR of ANDs of conditions on a row's fields), a sort and a page, over
 a *listing* that names its fields and their kinds. The PostgreSQL adapter compiles it to SQL
 (adapters/postgres/list_queries.py); the API builds it from ArmoniK's filter messages
@@ -32,7 +33,7 @@ from typing import Any, ClassVar
 
 from lifecycle.domain import TASK_OPTION_NAMES
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
-from lifecycle.statuses import SessionStatus
+from lifecycle.statuses import ResultStatus, SessionStatus, TaskStatus
 
 STRING, NUMBER, BOOLEAN, STATUS, DATE, ARRAY, DURATION = (
     "string",
@@ -146,6 +147,69 @@ PARTITIONS = Listing(
 )
 
 
+# A task's summary fields (ArmoniK's TaskSummary), its options and its generic options. The
+# durations are between two of its dates, null until both are set.
+TASKS = Listing(
+    what="task",
+    key="task_id",
+    statuses=TaskStatus,
+    generic_prefix=OPTIONS_MAP,
+    fields={
+        "task_id": Field(STRING),
+        "session_id": Field(STRING),
+        "owner_pod_id": Field(STRING),
+        "initial_task_id": Field(STRING),
+        "status": Field(STATUS),
+        "created_at": Field(DATE),
+        **{
+            name: Field(DATE, nullable=True)
+            for name in (
+                "submitted_at",
+                "received_at",
+                "acquired_at",
+                "fetched_at",
+                "started_at",
+                "processed_at",
+                "ended_at",
+                "pod_ttl",
+            )
+        },
+        "creation_to_end_duration": Field(DURATION, nullable=True),
+        "processing_to_end_duration": Field(DURATION, nullable=True),
+        "received_to_end_duration": Field(DURATION, nullable=True),
+        "pod_hostname": Field(STRING),
+        "error": Field(STRING),
+        "payload_id": Field(STRING),
+        "created_by": Field(STRING),
+        **TASK_OPTION_FIELDS,
+    },
+)
+RESULTS = Listing(
+    what="result",
+    key="result_id",
+    statuses=ResultStatus,
+    fields={
+        "session_id": Field(STRING),
+        "name": Field(STRING),
+        "owner_task_id": Field(STRING),
+        "status": Field(STATUS),
+        "created_at": Field(DATE),
+        "completed_at": Field(DATE, nullable=True),
+        "result_id": Field(STRING),
+        "size": Field(NUMBER),
+        "created_by": Field(STRING),
+        "manual_deletion": Field(BOOLEAN),
+    },
+)
+# An application is a distinct (name, version, namespace, service) of the tasks' options.
+APPLICATION_FIELDS = ("name", "version", "namespace", "service")
+APPLICATIONS = Listing(
+    what="application",
+    key="name",
+    fields={name: Field(STRING) for name in APPLICATION_FIELDS},
+)
+
+
 @dataclass
 class Condition:
     field: str  # a field of the query's listing; OPTIONS_MAP + key names an option
@@ -181,6 +245,37 @@ class PartitionsQuery(PagedQuery):
 
     sort_field: str = "partition_id"
     listing: ClassVar[Listing] = PARTITIONS
+
+
+@dataclass
+class TasksQuery(PagedQuery):
+    """ListTasks, ListTasksDetailed and CountTasksByStatus."""
+
+    sort_field: str = "created_at"
+    listing: ClassVar[Listing] = TASKS
+
+
+@dataclass
+class ResultsQuery(PagedQuery):
+    """ListResults."""
+
+    sort_field: str = "created_at"
+    listing: ClassVar[Listing] = RESULTS
+
+
+@dataclass
+class ApplicationsQuery(PagedQuery):
+    """ListApplications: sorted by `sort_field`, then by each of `then_by` (ArmoniK sorts by a
+    list of fields)."""
+
+    sort_field: str = "name"
+    then_by: list[str] = field(default_factory=list)
+    listing: ClassVar[Listing] = APPLICATIONS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in self.then_by:
+            self.listing.field(name)
 
 
 def field_kind(listing: Listing, name: str) -> str | None:

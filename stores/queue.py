@@ -26,6 +26,11 @@ class QueuedTask:
 
 
 class Queue(Protocol):
+    async def ping(self) -> None:
+        """A round trip that reads nothing (HealthChecks); raises if the queue does not
+        answer."""
+        ...
+
     async def push(self, tasks: list[QueuedTask]) -> int:
         """Queue the tasks not queued yet (a queued one keeps its place); how many were added."""
         ...

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from stores.database import Tx
 from stores.keyset import Span
+from stores.result_reads import ResultReads
 from stores.rows import SessionRows
 
 
@@ -21,9 +22,10 @@ class ResultRow:
     manual_deletion: bool = False
     completed_at: datetime | None = None
     created_by: str = ""
+    created_at: datetime | None = None
 
 
-class ResultsTable(SessionRows, Protocol):
+class ResultsTable(SessionRows, ResultReads, Protocol):
     async def insert(self, tx: Tx, results: list[ResultRow]) -> None: ...
 
     async def objects_of_span(

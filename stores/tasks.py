@@ -8,6 +8,7 @@ from lifecycle.domain import TaskOptions
 from stores.database import Tx
 from stores.keyset import Span
 from stores.rows import SessionRows
+from stores.task_reads import TaskReads
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class WorkTasks(Protocol):
         ...
 
 
-class TasksTable(SessionRows, WorkTasks, Protocol):
+class TasksTable(SessionRows, WorkTasks, TaskReads, Protocol):
     async def insert(self, tx: Tx, tasks: list[TaskRow]) -> None: ...
 
     async def rows(

@@ -1,4 +1,5 @@
-"""ListSessionsRequest and ListPartitionsRequest, as ArmoniK defines them, mapped to the stores'
+"""ArmoniK's list requests (ListSessions, ListPartitions, ListTasks, CountTasksByStatus,
+ListResults, ListApplications), mapped to the stores'
 list-query model (stores/queries.py), which the PostgreSQL adapter compiles to SQL. Pure
 functions: a request either maps to a query or is refused with INVALID_ARGUMENT, whatever a
 client puts in it (any number in an enum field, int64 extremes, timestamps out of range, empty
@@ -15,6 +16,11 @@ not fit its field. A request without `sort` sorts by the key ascending and one w
 lists everything, as ArmoniK's services do when those messages are null (their validators
 refuse such requests first; nothing is ambiguous in them, so they are accepted here).
 `with_task_options` does not change which sessions are listed.
+
+Tasks are filtered on their summary fields, their options and their generic options (a task's
+status filter takes a TaskStatus), results on their raw fields (all but opaque_id, bytes that
+no filter kind fits), applications on their four strings; ListApplications sorts by a list of
+fields. `with_errors` (ListTasks) does not change which tasks are listed.
 """
 
 from collections.abc import Callable
@@ -22,20 +28,27 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from armonik.protogen.common import filters_common_pb2 as fc
 from armonik.protogen.common import (
+    applications_common_pb2,
+    applications_fields_pb2,
     partitions_common_pb2,
     partitions_fields_pb2,
+    results_common_pb2,
+    results_fields_pb2,
     sessions_common_pb2,
     sessions_fields_pb2,
     sort_direction_pb2,
+    tasks_common_pb2,
+    tasks_fields_pb2,
 )
+from armonik.protogen.common import filters_common_pb2 as fc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from lifecycle.domain import TASK_OPTION_NAMES
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
-from lifecycle.statuses import SessionStatus
 from stores.queries import (
+    APPLICATIONS,
     ARRAY,
     BOOLEAN,
     DATE,
@@ -43,18 +56,23 @@ from stores.queries import (
     MAX_DURATION_SECONDS,
     NUMBER,
     OPTIONS_MAP,
+    RESULTS,
     STATUS,
     STRING,
+    TASKS,
+    ApplicationsQuery,
     Condition,
     Listing,
     ListQuery,
     PartitionsQuery,
+    ResultsQuery,
+    TasksQuery,
     field_kind,
 )
 from wire.messages import SESSION_RAW_FIELDS, TASK_OPTION_FIELDS
 
 sf = sessions_fields_pb2
-Q = TypeVar("Q", ListQuery, PartitionsQuery)
+Q = TypeVar("Q", ListQuery, PartitionsQuery, TasksQuery, ResultsQuery)
 pf = partitions_fields_pb2
 PARTITION_RAW_FIELDS = {
     pf.PARTITION_RAW_ENUM_FIELD_ID: "partition_id",
@@ -64,6 +82,28 @@ PARTITION_RAW_FIELDS = {
     pf.PARTITION_RAW_ENUM_FIELD_PREEMPTION_PERCENTAGE: "preemption_percentage",
     pf.PARTITION_RAW_ENUM_FIELD_PRIORITY: "priority",
 }
+tf = tasks_fields_pb2
+
+
+def _by_enum_name(enum: Any, prefix: str, listing: Listing) -> dict[int, str]:
+    """An enum of ArmoniK's fields (TASK_SUMMARY_ENUM_FIELD_CREATED_AT) by the listing's names
+    (created_at): the names are the same, lower case. Those the listing lacks are left out, and
+    refused where a request names them."""
+    names = {number: name.removeprefix(prefix).lower() for name, number in enum.items()}
+    return {number: name for number, name in names.items() if name in listing.fields}
+
+
+TASK_SUMMARY_FIELDS = _by_enum_name(tf.TaskSummaryEnumField, "TASK_SUMMARY_ENUM_FIELD_", TASKS)
+TASK_OPTIONS_OF_TASKS = {
+    getattr(tf, f"TASK_OPTION_ENUM_FIELD_{name.upper()}"): f"options.{name}"
+    for name in TASK_OPTION_NAMES
+}
+RESULT_RAW_FIELDS = _by_enum_name(
+    results_fields_pb2.ResultRawEnumField, "RESULT_RAW_ENUM_FIELD_", RESULTS
+)
+APPLICATION_RAW_FIELDS = _by_enum_name(
+    applications_fields_pb2.ApplicationRawEnumField, "APPLICATION_RAW_ENUM_FIELD_", APPLICATIONS
+)
 
 # Each filter kind: the field kind it applies to, and its operators in the stores' terms.
 FILTERS: dict[str, tuple[str, dict[int, str]]] = {
@@ -146,6 +186,40 @@ def list_partitions_query(request: partitions_common_pb2.ListPartitionsRequest) 
     return _list_query(request, PartitionsQuery, _partition_field)
 
 
+def list_tasks_query(request: tasks_common_pb2.ListTasksRequest) -> TasksQuery:
+    """The TasksQuery a ListTasksRequest asks for, or an INVALID_ARGUMENT refusal."""
+    return _list_query(request, TasksQuery, _task_field)
+
+
+def count_tasks_query(request: tasks_common_pb2.CountTasksByStatusRequest) -> TasksQuery:
+    """The tasks a CountTasksByStatusRequest counts, as a query (it has no sort nor page)."""
+    return TasksQuery(_filters(request, TasksQuery.listing, _task_field), page_size=0)
+
+
+def list_results_query(request: results_common_pb2.ListResultsRequest) -> ResultsQuery:
+    """The ResultsQuery a ListResultsRequest asks for, or an INVALID_ARGUMENT refusal."""
+    return _list_query(request, ResultsQuery, _result_field)
+
+
+def list_applications_query(
+    request: applications_common_pb2.ListApplicationsRequest,
+) -> ApplicationsQuery:
+    """The ApplicationsQuery a ListApplicationsRequest asks for, or an INVALID_ARGUMENT
+    refusal. Its sort names a list of fields, none meaning by name."""
+    filters = _filters(request, ApplicationsQuery.listing, _application_field)
+    _require_sort(request)
+    fields = [
+        _application_field(f, f"sort.fields[{i}]") for i, f in enumerate(request.sort.fields)
+    ] or ["name"]
+    return ApplicationsQuery(
+        filters,
+        fields[0],
+        _direction(request.sort.direction),
+        *_page(request),
+        then_by=fields[1:],
+    )
+
+
 def _list_query(request: Any, query: type[Q], field_of: Callable[[Any, str], str]) -> Q:
     filters = _filters(request, query.listing, field_of)
     _require_sort(request)
@@ -198,6 +272,43 @@ def _session_field(field: sessions_fields_pb2.SessionField, where: str) -> str:
             raise Refused(INVALID_ARGUMENT, f"{where}: task_option_generic_field has no key")
         return OPTIONS_MAP + key
     raise Refused(INVALID_ARGUMENT, f"{where} is unspecified")
+
+
+def _task_field(field: tasks_fields_pb2.TaskField, where: str) -> str:
+    which = field.WhichOneof("field")
+    if which == "task_summary_field":
+        number = field.task_summary_field.field
+        return _named(TASK_SUMMARY_FIELDS, number, tf.TaskSummaryEnumField, f"{where}.task_summary")
+    if which == "task_option_field":
+        number = field.task_option_field.field
+        return _named(TASK_OPTIONS_OF_TASKS, number, tf.TaskOptionEnumField, f"{where}.task_option")
+    if which == "task_option_generic_field":
+        key = field.task_option_generic_field.field
+        if not key:
+            raise Refused(INVALID_ARGUMENT, f"{where}: task_option_generic_field has no key")
+        return OPTIONS_MAP + key
+    raise Refused(INVALID_ARGUMENT, f"{where} is unspecified")
+
+
+def _result_field(field: results_fields_pb2.ResultField, where: str) -> str:
+    if field.WhichOneof("field") != "result_raw_field":
+        raise Refused(INVALID_ARGUMENT, f"{where} is unspecified")
+    number = field.result_raw_field.field
+    return _named(
+        RESULT_RAW_FIELDS, number, results_fields_pb2.ResultRawEnumField, f"{where}.result_raw"
+    )
+
+
+def _application_field(field: applications_fields_pb2.ApplicationField, where: str) -> str:
+    if field.WhichOneof("field") != "application_field":
+        raise Refused(INVALID_ARGUMENT, f"{where} is unspecified")
+    number = field.application_field.field
+    return _named(
+        APPLICATION_RAW_FIELDS,
+        number,
+        applications_fields_pb2.ApplicationRawEnumField,
+        f"{where}.application",
+    )
 
 
 def _partition_field(field: partitions_fields_pb2.PartitionField, where: str) -> str:
@@ -269,11 +380,13 @@ def _conditions(filter_field: Any, listing: Listing, name: str, where: str) -> l
     if kind == DURATION:
         return [Condition(name, op, _duration_as_seconds(condition.value, where))]
     if kind == STATUS:
+        statuses = listing.statuses
+        assert statuses is not None, f"{listing.what} has a status field but no statuses"
         try:
-            return [Condition(name, op, SessionStatus(condition.value))]
+            return [Condition(name, op, statuses(condition.value))]
         except ValueError:
             raise Refused(
-                INVALID_ARGUMENT, f"{where}: unknown session status {condition.value}"
+                INVALID_ARGUMENT, f"{where}: unknown {listing.what} status {condition.value}"
             ) from None
     return [Condition(name, op, condition.value)]
 

@@ -14,7 +14,7 @@ class PostgresAuthTable:
         """The user of a certificate with this CN and fingerprint: the entry for exactly this
         certificate if there is one, else the entry for its CN alone; None if neither."""
         row = await self.db.fetchrow(
-            "SELECT c.user_name,"
+            "SELECT c.user_name, u.roles,"
             " array(SELECT DISTINCT p FROM auth_roles r, unnest(r.permissions) p"
             "       WHERE r.role_name = ANY(u.roles)) AS permissions"
             " FROM auth_certificates c JOIN auth_users u USING (user_name)"
@@ -25,7 +25,9 @@ class PostgresAuthTable:
         )
         if row is None:
             return None
-        return Identity(row["user_name"], frozenset(row["permissions"]))
+        return Identity(
+            row["user_name"], frozenset(row["permissions"]), tuple(sorted(row["roles"]))
+        )
 
     async def put_role(self, name: str, permissions: list[str]) -> None:
         await self.db.execute(

@@ -87,6 +87,9 @@ class PostgresDatabase:
         async with self.connection() as conn:
             return await conn.execute(query, *args)
 
+    async def ping(self) -> None:
+        await self.fetchval("SELECT 1")
+
     async def migrate(self) -> list[str]:
         """Apply the SQL files of stores/migrations not applied yet, in order. Safe to run from
         several processes at once, and on every start."""

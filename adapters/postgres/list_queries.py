@@ -7,11 +7,17 @@ from typing import Any
 from adapters.postgres.database import PostgresDatabase
 from lifecycle.statuses import SessionStatus
 from stores.queries import (
+    APPLICATION_FIELDS,
+    APPLICATIONS,
     ARRAY,
+    DATE,
+    DURATION,
     PARTITIONS,
+    RESULTS,
     SESSIONS,
     STRING,
     TASK_OPTION_FIELDS,
+    TASKS,
     Condition,
     Field,
     Listing,
@@ -44,6 +50,17 @@ class Source:
     table: str
     sql: dict[str, str]
     scope: str = "TRUE"
+    # The columns that make a row's key, when it is not the listing's key alone (a task is
+    # keyed by its session and its id): the tie-breakers of every sort, in this order.
+    keys: tuple[str, ...] = ()
+    # Keys that are expressions rather than "C"-collated columns sort bytewise by saying so.
+    collate_keys: bool = False
+    # The JSON object that holds the generic options (options.options.<key>).
+    options_map: str = "options->'options'"
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return self.keys or (self.listing.key,)
 
     def column(self, name: str, params: list[Any], first: int = 1, sort: bool = False) -> Column:
         """The SQL of a field (a generic option key goes in `params`, numbered from `first`)."""
@@ -51,7 +68,7 @@ class Source:
         key = self.listing.option_key(name)
         if key is not None:
             params.append(key)
-            sql = f"(options->'options'->>${first + len(params) - 1}::text)"
+            sql = f"(({self.options_map})->>${first + len(params) - 1}::text)"
             return Column(f'{sql} COLLATE "C"' if sort else sql, STRING, nullable=True)
         sql = self.sql[name]
         if sort and f.kind in (STRING, ARRAY):
@@ -76,6 +93,44 @@ def _options_sql(column: str) -> dict[str, str]:
     }
 
 
+# What the tasks table holds of each task field today. The fields it does not hold answer their
+# protobuf default (an empty string, an unset date or duration), in filters and sorts as on the
+# wire: a column added for them replaces the constant here, and nothing else changes.
+_UNHELD = {STRING: "''::text", DATE: "NULL::timestamptz", DURATION: "NULL::numeric"}
+TASK_SQL: dict[str, str] = {
+    **{name: _UNHELD[f.kind] for name, f in TASKS.fields.items() if f.kind in _UNHELD},
+    "task_id": "task_id",
+    "session_id": "session_id",
+    "owner_pod_id": "coalesce(owner_pod_id, '')",
+    "status": "status",
+    "created_at": "created_at",
+    "submitted_at": "submitted_at",
+    "ended_at": "ended_at",
+    "creation_to_end_duration": "EXTRACT(EPOCH FROM ended_at - created_at)",
+    "payload_id": "coalesce(payload_id, '')",
+    **{
+        name: column
+        for name, column in {
+            "received_at": "received_at",
+            "acquired_at": "acquired_at",
+            "started_at": "started_at",
+            "processed_at": "processed_at",
+            "initial_task_id": "coalesce(initial_task_id, '')",
+            "created_by": "created_by",
+        }.items()
+        if name in TASKS.fields
+    },
+    # A task's own options, merged over its session's at submission; a seeded task has none.
+    **_options_sql("options"),
+    # The queue's key: columns of their own.
+    "options.priority": "priority::bigint",
+    "options.partition_id": "partition_id",
+}
+# An application is one distinct (name, version, namespace, service) of the tasks' options.
+_APPLICATION_SQL = ", ".join(
+    f"{TASK_SQL[f'options.application_{name}']} AS {name}" for name in APPLICATION_FIELDS
+)
+
 SOURCES = {
     SESSIONS.what: Source(
         SESSIONS,
@@ -91,6 +146,31 @@ SOURCES = {
     ),
     PARTITIONS.what: Source(
         PARTITIONS, table="partitions", sql={name: name for name in PARTITIONS.fields}
+    ),
+    TASKS.what: Source(
+        TASKS,
+        table="tasks",
+        sql=TASK_SQL,
+        keys=("session_id", "task_id"),
+        # Today's tasks table keeps no generic options.
+        options_map="NULL::jsonb",
+    ),
+    RESULTS.what: Source(
+        RESULTS,
+        table="results",
+        sql={
+            **{name: name for name in RESULTS.fields},
+            "owner_task_id": "coalesce(owner_task_id, '')",
+            "created_by": "''::text",
+        },
+        keys=("session_id", "result_id"),
+    ),
+    APPLICATIONS.what: Source(
+        APPLICATIONS,
+        table=f"(SELECT DISTINCT {_APPLICATION_SQL} FROM tasks) AS applications",
+        sql={name: name for name in APPLICATION_FIELDS},
+        keys=APPLICATION_FIELDS,
+        collate_keys=True,
     ),
 }
 
@@ -110,6 +190,14 @@ class CompiledQuery:
     def count(self) -> tuple[str, list[Any]]:
         return f"SELECT count(*) FROM {self._rows} AND ({self.where})", self.params
 
+    def count_by(self, column: str) -> tuple[str, list[Any]]:
+        """How many rows match, by value of `column`."""
+        return (
+            f"SELECT {column} AS value, count(*) AS n FROM {self._rows} AND ({self.where})"
+            f" GROUP BY {column}",
+            self.params,
+        )
+
     def page(self, columns: str, total: int) -> tuple[str, list[Any]]:
         """The page, given how many rows match in all (counted in the same snapshot)."""
         limit, offset, order_by = self.limit, self.offset, self.order_by
@@ -122,19 +210,28 @@ class CompiledQuery:
         # and where an index covers the sort and the filter (created_at) they are not read at
         # all.
         n = len(self.params) + len(self.order_params)
-        key, table = self.source.listing.key, self.source.table
+        key, table = ", ".join(self.source.key_columns), self.source.table
         keys = (
             f"SELECT {key} FROM {self._rows} AND ({self.where})"
             f" ORDER BY {order_by} LIMIT ${n + 1} OFFSET ${n + 2}"
         )
         return (
-            f"SELECT {columns} FROM {table} WHERE {key} IN ({keys}) ORDER BY {self.order_by}",
+            f"SELECT {columns} FROM {table} WHERE ({key}) IN ({keys}) ORDER BY {self.order_by}",
             [*self.params, *self.order_params, limit, offset],
         )
 
     @property
     def _rows(self) -> str:
         return f"{self.source.table} WHERE {self.source.scope}"
+
+
+async def fetch_counts(db: PostgresDatabase, query: PagedQuery, field: str) -> dict[Any, int]:
+    """How many rows match the query's filters, by value of `field` (its sort and page
+    aside)."""
+    compiled = compile_query(query)
+    sql, args = compiled.count_by(compiled.source.sql[field])
+    rows = await db.fetch(sql, *args)
+    return {r["value"]: r["n"] for r in rows}
 
 
 async def fetch_page(
@@ -162,14 +259,20 @@ def compile_query(query: PagedQuery) -> CompiledQuery:
     params: list[Any] = []
     where = _where(query.filters, source, params)
     order_params: list[Any] = []
-    column = source.column(query.sort_field, order_params, first=len(params) + 1, sort=True)
+    sort_fields = [query.sort_field, *getattr(query, "then_by", [])]
+    columns = [
+        source.column(name, order_params, first=len(params) + 1, sort=True) for name in sort_fields
+    ]
+    collate = ' COLLATE "C"' if source.collate_keys else ""
 
     def order_by(desc: bool) -> str:
         direction = "DESC" if desc else "ASC"
         # Null is the smallest value, as in ArmoniK's MongoDB. Said only where a null can occur:
         # on a NOT NULL column the clause would keep its plain index from serving the sort.
-        nulls = (" NULLS LAST" if desc else " NULLS FIRST") if column.nullable else ""
-        return f"{column.sql} {direction}{nulls}, {source.listing.key} {direction}"
+        nulls = " NULLS LAST" if desc else " NULLS FIRST"
+        sorts = [f"{c.sql} {direction}{nulls if c.nullable else ''}" for c in columns]
+        sorts += [f"{key}{collate} {direction}" for key in source.key_columns]
+        return ", ".join(sorts)
 
     return CompiledQuery(
         where=where,

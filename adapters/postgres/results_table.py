@@ -3,6 +3,7 @@
 import asyncpg
 
 from adapters.postgres.keyset import in_span
+from adapters.postgres.result_reads import PostgresResultReads
 from adapters.postgres.session_rows import PostgresSessionRows
 from adapters.postgres.tasks_table import locked, probe
 from lifecycle.statuses import ResultStatus, TaskStatus
@@ -10,7 +11,7 @@ from stores.keyset import Span
 from stores.results import ResultRow
 
 
-class PostgresResultsTable(PostgresSessionRows):
+class PostgresResultsTable(PostgresSessionRows, PostgresResultReads):
     table = "results"
     key = "result_id"
     columns = (

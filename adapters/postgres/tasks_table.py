@@ -6,13 +6,14 @@ import asyncpg
 
 from adapters.postgres.keyset import in_span
 from adapters.postgres.session_rows import PostgresSessionRows
+from adapters.postgres.task_reads import PostgresTaskReads
 from lifecycle.domain import TaskOptions
 from lifecycle.statuses import ResultStatus, TaskStatus
 from stores.keyset import Span
 from stores.tasks import TaskChange, TaskRecord, TaskRow
 
 
-class PostgresTasksTable(PostgresSessionRows):
+class PostgresTasksTable(PostgresSessionRows, PostgresTaskReads):
     table = "tasks"
     key = "task_id"
     columns = ("session_id", "task_id", "status", "priority", "partition_id")

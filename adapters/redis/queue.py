@@ -93,6 +93,9 @@ class RedisQueue:
     async def close(self) -> None:
         await self.redis.aclose()
 
+    async def ping(self) -> None:
+        await self.redis.ping()
+
     async def push(self, tasks: list[QueuedTask]) -> int:
         """Queue the tasks not queued yet; answers how many were added."""
         if not tasks:

@@ -98,6 +98,9 @@ class S3ObjectStorage:
     async def close(self) -> None:
         await self._stack.aclose()
 
+    async def ping(self) -> None:
+        await self.s3.head_bucket(Bucket=self.bucket)
+
     async def ensure_bucket(self) -> None:
         """Create the bucket if it is missing, and make it ready for writes."""
         try:

@@ -133,11 +133,15 @@ async def test_a_refused_create_answers_its_status_code(sessions, partitions):
         (ArmoniKTaskOptions(max_duration=timedelta(seconds=60), priority=0, max_retries=2), []),
         (ArmoniKTaskOptions(max_duration=timedelta(seconds=60), priority=1, max_retries=0), []),
         (ArmoniKTaskOptions(max_duration=timedelta(0), priority=1, max_retries=2), []),
+        # The options' partition exists but is not among the session's.
         (
             ArmoniKTaskOptions(
-                max_duration=timedelta(seconds=60), priority=1, max_retries=2, partition_id="x"
+                max_duration=timedelta(seconds=60),
+                priority=1,
+                max_retries=2,
+                partition_id=partitions[1],
             ),
-            partitions,
+            partitions[:1],
         ),
     ]
     for options, partition_ids in cases:
@@ -145,6 +149,12 @@ async def test_a_refused_create_answers_its_status_code(sessions, partitions):
         assert code == grpc.StatusCode.INVALID_ARGUMENT, options
     unknown = [f"nowhere-{uuid.uuid4()}"]
     assert await refused(sessions.create_session, OPTIONS, unknown) == grpc.StatusCode.NOT_FOUND
+    # An unknown partition in the options is NOT_FOUND before it is a misfit.
+    elsewhere = ArmoniKTaskOptions(
+        max_duration=timedelta(seconds=60), priority=1, max_retries=2, partition_id=unknown[0]
+    )
+    code = await refused(sessions.create_session, elsewhere, partitions)
+    assert code == grpc.StatusCode.NOT_FOUND
 
 
 async def test_malformed_ids_are_invalid_arguments(sessions):

@@ -14,17 +14,29 @@ from collections import Counter
 from collections.abc import Callable
 
 import grpc
+from armonik.protogen.client.applications_service_pb2_grpc import ApplicationsStub
 from armonik.protogen.client.partitions_service_pb2_grpc import PartitionsStub
+from armonik.protogen.client.results_service_pb2_grpc import ResultsStub
 from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
-from armonik.protogen.common import filters_common_pb2 as filters
-from armonik.protogen.common import partitions_common_pb2 as partitions_pb
+from armonik.protogen.client.tasks_service_pb2_grpc import TasksStub
+from armonik.protogen.common import applications_common_pb2 as applications_pb
 from armonik.protogen.common import (
+    applications_fields_pb2,
+    applications_filters_pb2,
     partitions_fields_pb2,
     partitions_filters_pb2,
+    results_fields_pb2,
+    results_filters_pb2,
     sessions_fields_pb2,
     sessions_filters_pb2,
+    tasks_fields_pb2,
+    tasks_filters_pb2,
 )
+from armonik.protogen.common import filters_common_pb2 as filters
+from armonik.protogen.common import partitions_common_pb2 as partitions_pb
+from armonik.protogen.common import results_common_pb2 as results_pb
 from armonik.protogen.common import sessions_common_pb2 as sessions_pb
+from armonik.protogen.common import tasks_common_pb2 as tasks_pb
 from armonik.protogen.common.objects_pb2 import TaskOptions
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -73,7 +85,19 @@ METHODS = [
     "/armonik.api.grpc.v1.sessions.Sessions/StopSubmission",
     "/armonik.api.grpc.v1.partitions.Partitions/ListPartitions",
     "/armonik.api.grpc.v1.partitions.Partitions/GetPartition",
+    *(
+        f"/armonik.api.grpc.v1.tasks.Tasks/{name}"
+        for name in ("ListTasks", "ListTasksDetailed", "GetTask", "CountTasksByStatus")
+    ),
+    *(
+        f"/armonik.api.grpc.v1.results.Results/{name}"
+        for name in ("ListResults", "GetResult", "GetOwnerTaskId")
+    ),
+    "/armonik.api.grpc.v1.applications.Applications/ListApplications",
 ]
+# The read side of the Tasks, Results and Applications services: a read may answer OK.
+TASKS_READS = {"ListTasks", "ListTasksDetailed", "GetTask", "CountTasksByStatus", "GetResultIds"}
+RESULTS_READS = {"ListResults", "GetResult", "GetOwnerTaskId"}
 
 
 @st.composite
@@ -115,6 +139,7 @@ def creates(draw) -> tuple[str, object, bool]:
 
 SESSION_KINDS = ["string", "number", "boolean", "status", "date", "array", "dur"]
 PARTITION_KINDS = ["string", "number", "boolean", "array"]
+RESULT_KINDS = ["string", "number", "status", "date", "array"]
 
 
 def _filter_kinds(draw, kinds: list[str]) -> dict:
@@ -139,71 +164,176 @@ def _filter_kinds(draw, kinds: list[str]) -> dict:
     return {"status": (draw(st.one_of(st.integers(0, 7), INT32)), operator)}
 
 
+def _with_options(draw, fields_pb, top, own: str, own_type, highest: int):
+    """A field of a listing that has task options: one of its own (`own`, numbered up to
+    `highest`), an option, a generic option, or none."""
+    which = draw(st.sampled_from(["own", "option", "generic", "none"]))
+    number = draw(st.one_of(st.integers(0, highest), INT32))
+    if which == "own":
+        return top(**{own: own_type(field=number)})
+    if which == "option":
+        return top(task_option_field=fields_pb.TaskOptionField(field=number))
+    if which == "generic":
+        generic = fields_pb.TaskOptionGenericField(field=draw(TEXT))
+        return top(task_option_generic_field=generic)
+    return top()
+
+
+def _raw_field(draw, top, own: str, own_type, highest: int):
+    """A field of a listing without options, numbered up to `highest` (or anything)."""
+    return top(**{own: own_type(field=draw(st.one_of(st.integers(0, highest), INT32)))})
+
+
 @st.composite
 def session_fields(draw) -> sessions_fields_pb2.SessionField:
-    which = draw(st.sampled_from(["raw", "option", "generic", "none"]))
-    number = draw(st.one_of(st.integers(0, 14), INT32))
-    if which == "raw":
-        raw = sessions_fields_pb2.SessionRawField(field=number)
-        return sessions_fields_pb2.SessionField(session_raw_field=raw)
-    if which == "option":
-        option = sessions_fields_pb2.TaskOptionField(field=number)
-        return sessions_fields_pb2.SessionField(task_option_field=option)
-    if which == "generic":
-        generic = sessions_fields_pb2.TaskOptionGenericField(field=draw(TEXT))
-        return sessions_fields_pb2.SessionField(task_option_generic_field=generic)
-    return sessions_fields_pb2.SessionField()
+    f = sessions_fields_pb2
+    return _with_options(draw, f, f.SessionField, "session_raw_field", f.SessionRawField, 14)
+
+
+def _ors(draw, and_of: Callable[[], object], filters_type, ands_type) -> object:
+    ors = []
+    for _ in range(draw(st.integers(0, 2))):
+        ands = [and_of() for _ in range(draw(st.integers(0, 3)))]
+        ors.append(ands_type(**{"and": ands}))
+    return filters_type(**{"or": ors})
+
+
+def _pages(draw) -> dict:
+    return {
+        "page": draw(st.one_of(st.integers(-2, 3), INT32)),
+        "page_size": draw(st.one_of(st.integers(-2, 50), INT32)),
+    }
+
+
+def _list_request(draw, request_type, filters_pb, field: Callable[[], object], kinds, **extra):
+    """A list request of any of the services: filters of the given kinds on `field()`s (an OR
+    of ANDs), a page and a sort, any of them out of range."""
+
+    def condition() -> object:
+        kind = _filter_kinds(draw, kinds)
+        if "status" in kind:
+            value, operator = kind.pop("status")
+            kind["filter_status"] = filters_pb.FilterStatus(value=value, operator=operator)
+        return filters_pb.FilterField(field=field(), **kind)
+
+    return request_type(
+        **_pages(draw),
+        filters=_ors(draw, condition, filters_pb.Filters, filters_pb.FiltersAnd),
+        sort=request_type.Sort(field=field(), direction=draw(st.one_of(st.integers(0, 3), INT32))),
+        **extra,
+    )
 
 
 @st.composite
 def session_lists(draw) -> tuple[str, object, bool]:
-    ors = []
-    for _ in range(draw(st.integers(0, 3))):
-        ands = []
-        for _ in range(draw(st.integers(0, 3))):
-            kind = _filter_kinds(draw, SESSION_KINDS)
-            if "status" in kind:
-                value, operator = kind.pop("status")
-                kind["filter_status"] = sessions_filters_pb2.FilterStatus(
-                    value=value, operator=operator
-                )
-            ands.append(sessions_filters_pb2.FilterField(field=draw(session_fields()), **kind))
-        ors.append(sessions_filters_pb2.FiltersAnd(**{"and": ands}))
-    request = sessions_pb.ListSessionsRequest(
-        page=draw(st.one_of(st.integers(-2, 3), INT32)),
-        page_size=draw(st.one_of(st.integers(-2, 50), INT32)),
-        filters=sessions_filters_pb2.Filters(**{"or": ors}),
-        sort=sessions_pb.ListSessionsRequest.Sort(
-            field=draw(session_fields()), direction=draw(st.one_of(st.integers(0, 3), INT32))
-        ),
+    request = _list_request(
+        draw,
+        sessions_pb.ListSessionsRequest,
+        sessions_filters_pb2,
+        lambda: draw(session_fields()),
+        SESSION_KINDS,
         with_task_options=draw(st.booleans()),
     )
     return "ListSessions", request, True
 
 
-@st.composite
-def partition_lists(draw) -> tuple[str, object, bool]:
-    def field() -> partitions_fields_pb2.PartitionField:
-        number = draw(st.one_of(st.integers(0, 8), INT32))
-        raw = partitions_fields_pb2.PartitionRawField(field=number)
-        return partitions_fields_pb2.PartitionField(partition_raw_field=raw)
+# The listings whose fields are all their own: the request, its filters' and fields' modules,
+# the field message, its oneof member and enum message, the highest field number, the filter
+# kinds their fields take.
+RAW_LISTINGS = {
+    "ListPartitions": (
+        partitions_pb.ListPartitionsRequest,
+        partitions_filters_pb2,
+        partitions_fields_pb2.PartitionField,
+        "partition_raw_field",
+        partitions_fields_pb2.PartitionRawField,
+        8,
+        PARTITION_KINDS,
+    ),
+    "ListResults": (
+        results_pb.ListResultsRequest,
+        results_filters_pb2,
+        results_fields_pb2.ResultField,
+        "result_raw_field",
+        results_fields_pb2.ResultRawField,
+        12,
+        RESULT_KINDS,
+    ),
+}
 
-    ors = []
-    for _ in range(draw(st.integers(0, 2))):
-        ands = []
-        for _ in range(draw(st.integers(0, 3))):
-            kind = _filter_kinds(draw, PARTITION_KINDS)
-            ands.append(partitions_filters_pb2.FilterField(field=field(), **kind))
-        ors.append(partitions_filters_pb2.FiltersAnd(**{"and": ands}))
-    request = partitions_pb.ListPartitionsRequest(
-        page=draw(st.one_of(st.integers(-2, 3), INT32)),
-        page_size=draw(st.one_of(st.integers(-2, 50), INT32)),
-        filters=partitions_filters_pb2.Filters(**{"or": ors}),
-        sort=partitions_pb.ListPartitionsRequest.Sort(
-            field=field(), direction=draw(st.one_of(st.integers(0, 3), INT32))
+
+@st.composite
+def raw_lists(draw, name: str) -> tuple[str, object, bool]:
+    request_type, filters_pb, top, own, own_type, highest, kinds = RAW_LISTINGS[name]
+    request = _list_request(
+        draw,
+        request_type,
+        filters_pb,
+        lambda: _raw_field(draw, top, own, own_type, highest),
+        kinds,
+    )
+    return name, request, True
+
+
+@st.composite
+def task_lists(draw) -> tuple[str, object, bool]:
+    def field() -> tasks_fields_pb2.TaskField:
+        f = tasks_fields_pb2
+        return _with_options(draw, f, f.TaskField, "task_summary_field", f.TaskSummaryField, 24)
+
+    request = _list_request(
+        draw,
+        tasks_pb.ListTasksRequest,
+        tasks_filters_pb2,
+        field,
+        SESSION_KINDS,
+        with_errors=draw(st.booleans()),
+    )
+    if draw(st.booleans()):
+        count = tasks_pb.CountTasksByStatusRequest(filters=request.filters)
+        return "CountTasksByStatus", count, True
+    return draw(st.sampled_from(["ListTasks", "ListTasksDetailed"])), request, True
+
+
+@st.composite
+def application_lists(draw) -> tuple[str, object, bool]:
+    def field() -> applications_fields_pb2.ApplicationField:
+        f = applications_fields_pb2
+        return _raw_field(draw, f.ApplicationField, "application_field", f.ApplicationRawField, 5)
+
+    def condition() -> object:
+        operator = draw(st.one_of(st.integers(0, 7), INT32))
+        value = filters.FilterString(value=draw(TEXT), operator=operator)
+        return applications_filters_pb2.FilterField(field=field(), filter_string=value)
+
+    request = applications_pb.ListApplicationsRequest(
+        **_pages(draw),
+        filters=_ors(
+            draw, condition, applications_filters_pb2.Filters, applications_filters_pb2.FiltersAnd
+        ),
+        sort=applications_pb.ListApplicationsRequest.Sort(
+            fields=[field() for _ in range(draw(st.integers(0, 3)))],
+            direction=draw(st.one_of(st.integers(0, 3), INT32)),
         ),
     )
-    return "ListPartitions", request, True
+    return "ListApplications", request, True
+
+
+@st.composite
+def task_and_result_ids(draw) -> tuple[str, object, bool]:
+    # Made-up ids name no task nor result: a well-formed one is NOT_FOUND.
+    kind = draw(st.sampled_from(["task", "result_ids", "result", "owner"]))
+    if kind == "task":
+        return "GetTask", tasks_pb.GetTaskRequest(task_id=draw(IDS)), False
+    if kind == "result_ids":
+        ids = draw(st.lists(IDS, min_size=1, max_size=3))
+        return "GetResultIds", tasks_pb.GetResultIdsRequest(task_id=ids), False
+    if kind == "result":
+        return "GetResult", results_pb.GetResultRequest(result_id=draw(IDS)), False
+    request = results_pb.GetOwnerTaskIdRequest(
+        session_id=draw(IDS), result_id=draw(st.lists(IDS, min_size=1, max_size=3))
+    )
+    return "GetOwnerTaskId", request, False
 
 
 @st.composite
@@ -236,7 +366,18 @@ def raw_bytes(draw) -> tuple[str, object, bool]:
     return draw(st.sampled_from(METHODS)), draw(st.binary(max_size=200)), True
 
 
-REQUESTS = st.one_of(by_id(), creates(), session_lists(), partition_lists(), others(), raw_bytes())
+REQUESTS = st.one_of(
+    by_id(),
+    creates(),
+    session_lists(),
+    raw_lists("ListPartitions"),
+    others(),
+    raw_bytes(),
+    task_lists(),
+    raw_lists("ListResults"),
+    application_lists(),
+    task_and_result_ids(),
+)
 
 
 def send(channel: grpc.Channel, stubs: dict, method: str, request) -> grpc.StatusCode:
@@ -248,6 +389,12 @@ def send(channel: grpc.Channel, stubs: dict, method: str, request) -> grpc.Statu
             list(stubs["operations"].WatchOperation(request, timeout=30))
         elif method in ("ListPartitions", "GetPartition"):
             getattr(stubs["partitions"], method)(request, timeout=30)
+        elif method in TASKS_READS:
+            getattr(stubs["tasks"], method)(request, timeout=30)
+        elif method in RESULTS_READS:
+            getattr(stubs["results"], method)(request, timeout=30)
+        elif method == "ListApplications":
+            stubs["applications"].ListApplications(request, timeout=30)
         else:
             getattr(stubs["sessions"], method)(request, timeout=30)
     except grpc.RpcError as error:
@@ -282,6 +429,9 @@ def fire(
         "sessions": SessionsStub(channel),
         "partitions": PartitionsStub(channel),
         "operations": OperationsStub(channel),
+        "tasks": TasksStub(channel),
+        "results": ResultsStub(channel),
+        "applications": ApplicationsStub(channel),
     }
 
     @settings(

@@ -203,3 +203,41 @@ async def test_create_workflow_refuses_invalid_options_in_check_partitions(
     assert await failed_activities(temporal, wid) == ["check_partitions"]
     await assert_nothing_inserted(stores, session_id)
     await assert_invariants(stores, session_id)
+
+
+@pytest.mark.parametrize(
+    ("requested", "partition_id"),
+    [(["nowhere"], "A"), (["A"], "nowhere"), (["A", "nowhere"], "B")],
+    ids=["listed-unknown-options-other", "options-unknown", "listed-unknown-options-not-among"],
+)
+async def test_an_unknown_partition_is_not_found_before_the_options_misfit(
+    client, stores, settings, temporal, partitions, requested, partition_id
+):
+    """Existence before fit (issue 18, defect 0): the options name a partition that is not
+    among the session's, and a partition the request names does not exist. The engine answers
+    NOT_FOUND before starting anything, and so does the workflow started past it."""
+    unknown = f"nowhere-{uuid.uuid4()}"
+    names = {"A": partitions[0], "B": partitions[1], "nowhere": unknown}
+    partition_ids = [names[p] for p in requested]
+    task_options = options(partition_id=names[partition_id])
+
+    session_id = f"create-{uuid.uuid4()}"
+    with pytest.raises(Refused) as refused:
+        await client.start_create(partition_ids, task_options, session_id=session_id)
+    assert refused.value.kind == NOT_FOUND and unknown in refused.value.message
+    with pytest.raises(RPCError) as missing:
+        await temporal.get_workflow_handle(workflow_id(Operation.CREATE, session_id)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
+    await assert_nothing_inserted(stores, session_id)
+
+    session_id = f"create-{uuid.uuid4()}"
+    raw = await temporal.start_workflow(
+        WORKFLOWS[Operation.CREATE].run,
+        CreateRequest(session_id, partition_ids, task_options),
+        id=workflow_id(Operation.CREATE, session_id),
+        task_queue=settings.temporal_task_queue,
+    )
+    with pytest.raises(Refused) as refused:
+        await OperationHandle(raw, Operation.CREATE, session_id).result()
+    assert refused.value.kind == NOT_FOUND and unknown in refused.value.message
+    await assert_nothing_inserted(stores, session_id)

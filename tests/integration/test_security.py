@@ -14,14 +14,17 @@ from pathlib import Path
 import grpc
 import pytest
 from armonik.common.channel import create_channel
+from armonik.protogen.client.auth_service_pb2_grpc import AuthenticationStub
 from armonik.protogen.client.partitions_service_pb2_grpc import PartitionsStub
 from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
 from armonik.protogen.client.versions_service_pb2_grpc import VersionsStub
+from armonik.protogen.common import auth_common_pb2 as auth_pb
 from armonik.protogen.common import partitions_common_pb2 as partitions_pb
 from armonik.protogen.common import sessions_common_pb2 as sessions_pb
 from armonik.protogen.common import versions_common_pb2 as versions_pb
 from armonik.protogen.common.objects_pb2 import TaskOptions
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters.postgres.auth_table import PostgresAuthTable
@@ -30,7 +33,7 @@ from client.remote import operation_request
 from lifecycle.registry import ON_ONE_SESSION, OPERATIONS, SESSIONS_SERVICE
 from lifecycle.statuses import Operation, SessionStatus
 from security.certs import DEV_USERS, Authority, fingerprint
-from security.permissions import ALL, DEV_ROLES
+from security.permissions import ALL, DEV_ROLES, READ_VERBS, SERVICES
 from security.tls import ServerTls
 from tests.conftest import OPTIONS, report_figure
 from tests.integration.test_api_fuzz import database_digest, fire, summary
@@ -141,7 +144,33 @@ def rpcs(session_id: str) -> dict[str, Callable[[grpc.Channel], object]]:
         calls[spec.permission] = lambda c, stub=stub, name=spec.rpc, message=message: getattr(
             stub(c), name
         )(message(**by_id))
+    # The other services' RPCs, each with an empty request of its type: whatever the method
+    # makes of it, the permission is checked first.
+    methods = {
+        f"{s.name}:{m.name}": (f"/{s.full_name}/{m.name}", m) for s in SERVICES for m in s.methods
+    }
+    for permission, (path, method) in methods.items():
+        calls.setdefault(permission, _empty_call(path, method))
     return calls
+
+
+def _empty_call(path: str, method) -> Callable[[grpc.Channel], object]:
+    request = GetMessageClass(method.input_type)()
+    codec = {
+        "request_serializer": type(request).SerializeToString,
+        "response_deserializer": GetMessageClass(method.output_type).FromString,
+    }
+
+    def call(channel: grpc.Channel) -> object:
+        if method.client_streaming and method.server_streaming:
+            return list(channel.stream_stream(path, **codec)(iter([request]), timeout=30))
+        if method.client_streaming:
+            return channel.stream_unary(path, **codec)(iter([request]), timeout=30)
+        if method.server_streaming:
+            return list(channel.unary_stream(path, **codec)(request, timeout=30))
+        return channel.unary_unary(path, **codec)(request, timeout=30)
+
+    return call
 
 
 def _options() -> TaskOptions:
@@ -190,7 +219,7 @@ async def test_each_user_may_call_exactly_what_its_role_grants(client, secure_ap
     for line in _matrix_lines(matrix):
         report_figure(line)
     assert matrix["reader"] == {
-        p: "allow" if p.split(":")[1].startswith(("Get", "List")) else "deny" for p in ALL
+        p: "allow" if p.split(":")[1].startswith(READ_VERBS) else "deny" for p in ALL
     }
     assert {p for p, v in matrix["operator"].items() if v == "deny"} == {
         "Sessions:PurgeSession",
@@ -453,3 +482,16 @@ async def test_auth_admin_commands_manage_who_may_do_what(cli, client, secure_ap
     assert user not in {
         r["user"] for r in (await cli("auth", "user", "list", "--json")).json()["items"]
     }
+
+
+async def test_the_current_user_is_the_certificate_s_with_its_roles_and_permissions(
+    secure_api, pki
+):
+    for user in DEV_USERS:
+        with channel_as(pki, secure_api, user) as channel:
+            answer = await asyncio.to_thread(
+                AuthenticationStub(channel).GetCurrentUser, auth_pb.GetCurrentUserRequest()
+            )
+        assert answer.user.username == user
+        assert list(answer.user.roles) == [user]
+        assert sorted(answer.user.permissions) == sorted(DEV_ROLES[user])

@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from api.server import ListenRefused, check_listening
 from security.certs import DEV_USERS, ensure_dev_certs, fingerprint
-from security.permissions import ALL, DEV_ROLES, PERMISSIONS, SERVICES
+from security.permissions import ALL, DEV_ROLES, PERMISSIONS, READ_VERBS, SERVICES
 from security.tls import ServerTls, TlsSettingsError, client_credentials, temporal_tls
 from settings import Settings
 
@@ -83,7 +83,10 @@ def test_the_development_roles():
         "Sessions:PurgeSession",
         "Sessions:DeleteSession",
     }
-    assert all(p.split(":")[1].startswith(("Get", "List")) for p in DEV_ROLES["reader"])
+    assert all(p.split(":")[1].startswith(READ_VERBS) for p in DEV_ROLES["reader"])
+    for read in ("Tasks:CountTasksByStatus", "Results:DownloadResultData", "Tasks:ListTasks"):
+        assert read in DEV_ROLES["reader"]
+    assert "Tasks:SubmitTasks" not in DEV_ROLES["reader"]
     assert "Sessions:GetSession" in DEV_ROLES["reader"]
     assert "Sessions:ListSessions" in DEV_ROLES["reader"]
 

@@ -57,7 +57,8 @@ async def test_refused_admission_fails_once_and_touches_nothing(env, operation, 
     [
         (["default", "nowhere"], options(), NOT_FOUND),
         (["default"], TaskOptions(max_duration=60.0, priority=0), INVALID_ARGUMENT),
-        (["default"], TaskOptions(max_duration=60.0, partition_id="gpu"), INVALID_ARGUMENT),
+        # "gpu" is not among the session's partitions, nor anywhere: existence comes first.
+        (["default"], TaskOptions(max_duration=60.0, partition_id="gpu"), NOT_FOUND),
     ],
 )
 async def test_refused_create_inserts_nothing(env, partitions, task_options, kind):
