@@ -78,17 +78,23 @@ class Source:
         return Column(sql, f.kind, f.nullable)
 
 
-def _options_sql(column: str) -> dict[str, str]:
-    """The SQL of the TaskOptions fields, stored as JSON in `column`."""
+def _options_sql(column: str, *, nullable: bool = False) -> dict[str, str]:
+    """The SQL of the TaskOptions fields, stored as JSON in `column`. If the column is
+    `nullable` (a seeded task has no options of its own), a missing option answers its protobuf
+    default: an empty string, a zero, an unset duration."""
+
+    def held(sql: str, default: str) -> str:
+        return f"coalesce({sql}, {default})" if nullable else sql
+
     typed = {
         # Stored as float seconds: rounded to the nanosecond, as a protobuf Duration counts, so
         # that a float's last digit does not decide an equality.
         "options.max_duration": f"round(({column}->>'max_duration')::numeric, 9)",
-        "options.max_retries": f"({column}->>'max_retries')::bigint",
-        "options.priority": f"({column}->>'priority')::bigint",
+        "options.max_retries": held(f"({column}->>'max_retries')::bigint", "0"),
+        "options.priority": held(f"({column}->>'priority')::bigint", "0"),
     }
     return {
-        name: typed.get(name, f"({column}->>'{name.removeprefix('options.')}')")
+        name: typed.get(name, held(f"({column}->>'{name.removeprefix('options.')}')", "''"))
         for name in TASK_OPTION_FIELDS
     }
 
@@ -121,7 +127,7 @@ TASK_SQL: dict[str, str] = {
         if name in TASKS.fields
     },
     # A task's own options, merged over its session's at submission; a seeded task has none.
-    **_options_sql("options"),
+    **_options_sql("options", nullable=True),
     # The queue's key: columns of their own.
     "options.priority": "priority::bigint",
     "options.partition_id": "partition_id",

@@ -5,13 +5,13 @@ A task is found by its id alone, as ArmoniK's GetTask asks: the primary key star
 session, so that lookup scans the table (see docs/design.md, the tasks table)."""
 
 from adapters.postgres.database import PostgresDatabase
-from adapters.postgres.list_queries import fetch_counts, fetch_page
+from adapters.postgres.list_queries import TASK_SQL, fetch_counts, fetch_page
 from stores.queries import ApplicationsQuery, TasksQuery
 from stores.task_reads import Application, TaskData
 
 # TaskData's fields; its two options come from the task's options (NULL for a seeded task).
 _OPTION_COLUMNS = {
-    "max_retries": "coalesce((options->>'max_retries')::int, 0) AS max_retries",
+    "max_retries": f"{TASK_SQL['options.max_retries']} AS max_retries",
     "max_duration": "(options->>'max_duration')::float8 AS max_duration",
 }
 TASK_COLUMNS = ", ".join(_OPTION_COLUMNS.get(name, name) for name in TaskData.__dataclass_fields__)
