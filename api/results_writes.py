@@ -7,7 +7,7 @@ from armonik.protogen.common import results_common_pb2 as pb
 from api.status import abort_for, streaming, unary
 from engine.work import Work
 from lifecycle.refusals import INVALID_ARGUMENT, Refused
-from wire.work import result_raw
+from wire.tasks import result_raw
 
 Context = grpc.aio.ServicerContext
 

@@ -263,15 +263,7 @@ def _session_field(field: sessions_fields_pb2.SessionField, where: str) -> str:
                 " task_option_field or task_option_generic_field",
             )
         return _named(SESSION_RAW_FIELDS, number, sf.SessionRawEnumField, f"{where}.session_raw")
-    if which == "task_option_field":
-        number = field.task_option_field.field
-        return _named(TASK_OPTION_FIELDS, number, sf.TaskOptionEnumField, f"{where}.task_option")
-    if which == "task_option_generic_field":
-        key = field.task_option_generic_field.field
-        if not key:
-            raise Refused(INVALID_ARGUMENT, f"{where}: task_option_generic_field has no key")
-        return OPTIONS_MAP + key
-    raise Refused(INVALID_ARGUMENT, f"{where} is unspecified")
+    return _option_field(field, which, TASK_OPTION_FIELDS, sf.TaskOptionEnumField, where)
 
 
 def _task_field(field: tasks_fields_pb2.TaskField, where: str) -> str:
@@ -279,9 +271,15 @@ def _task_field(field: tasks_fields_pb2.TaskField, where: str) -> str:
     if which == "task_summary_field":
         number = field.task_summary_field.field
         return _named(TASK_SUMMARY_FIELDS, number, tf.TaskSummaryEnumField, f"{where}.task_summary")
+    return _option_field(field, which, TASK_OPTIONS_OF_TASKS, tf.TaskOptionEnumField, where)
+
+
+def _option_field(field, which: str | None, names: dict, enum, where: str) -> str:
+    """The option a session's or a task's field names: one of TaskOptions' own (by its enum
+    number) or one of its generic options (by key)."""
     if which == "task_option_field":
         number = field.task_option_field.field
-        return _named(TASK_OPTIONS_OF_TASKS, number, tf.TaskOptionEnumField, f"{where}.task_option")
+        return _named(names, number, enum, f"{where}.task_option")
     if which == "task_option_generic_field":
         key = field.task_option_generic_field.field
         if not key:

@@ -60,6 +60,7 @@ def result_raw(result: ResultRow) -> results_common_pb2.ResultRaw:
         result_id=result.result_id,
         name=result.name,
         owner_task_id=result.owner_task_id or "",
+        created_by=result.created_by,
         status=result.status,
         size=result.size,
         opaque_id=(result.opaque_id or "").encode(),

@@ -1,15 +1,13 @@
 """Work's messages: ArmoniK's Results and Tasks requests as the engine takes them, and its rows
 as the answers carry them."""
 
-from armonik.protogen.common import results_common_pb2 as rpb
 from armonik.protogen.common import tasks_common_pb2 as tpb
 from armonik.protogen.common.objects_pb2 import TaskOptions as TaskOptionsMessage
 
 from lifecycle.domain import TASK_OPTION_NAMES, TaskOptions
 from lifecycle.work import TaskRequest
-from stores.results import ResultRow
 from stores.tasks import TaskRecord, TaskRow
-from wire.messages import _timestamp, task_options
+from wire.messages import task_options
 
 DEFAULTS = TaskOptions()
 
@@ -62,20 +60,3 @@ def task_info(task: TaskRecord) -> tpb.SubmitTasksResponse.TaskInfo:
 
 def task_summary(task: TaskRow) -> tpb.TaskSummary:
     return tpb.TaskSummary(id=task.task_id, session_id=task.session_id, status=task.status)
-
-
-def result_raw(result: ResultRow) -> rpb.ResultRaw:
-    raw = rpb.ResultRaw(
-        session_id=result.session_id,
-        result_id=result.result_id,
-        name=result.name,
-        status=result.status,
-        owner_task_id=result.owner_task_id or "",
-        created_by=result.created_by,
-        size=result.size,
-        opaque_id=(result.opaque_id or "").encode(),
-        manual_deletion=result.manual_deletion,
-    )
-    if result.completed_at is not None:
-        raw.completed_at.CopyFrom(_timestamp(result.completed_at))
-    return raw
