@@ -25,12 +25,18 @@ class SweepPlan:
 
 @dataclass
 class SweepState:
-    """Where a sweep stands between two rounds: its plan, and each range's last key done."""
+    """Where a sweep stands between two rounds: its plan, and each range's last key done by
+    every stage."""
 
     step: str
     plan: SweepPlan
     cursors: list[str]
     done: list[bool]
+    # A range's first stage runs one span ahead of the others: the key its last call reached,
+    # and whether that call ended the range. None in a state carried from a sweep that ran the
+    # stages in turn, whose first stage was never ahead.
+    opened: list[str] | None = None
+    opened_done: list[bool] | None = None
 
 
 @dataclass

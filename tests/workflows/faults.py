@@ -3,6 +3,7 @@ records every attempt, and plays what a test scripted for a given call: fail it 
 hold it on a gate, or change the stores just before it (another operation got in first)."""
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ class Call:
     attempt: int
     arg: Any  # the activity's input
     result: Any = None  # what it answered; None if it raised (or returns nothing)
+    # When it began and ended, on one clock of every attempt's beginnings and ends.
+    began: int = 0
+    ended: int | None = None
 
     # The fields of a sweep, for short assertions.
     @property
@@ -80,6 +84,7 @@ class Script(Interceptor):
         self._failures: dict[tuple[str, int], int] = {}
         self._gates: dict[tuple[str, int], Gate] = {}
         self._hooks: dict[tuple[str, int], Callable[[], None]] = {}
+        self._clock = itertools.count()
 
     def fail(self, activity_name: str, *, call: int = 1, times: int) -> None:
         """The first `times` attempts of that call raise a plain (retriable) error."""
@@ -93,6 +98,9 @@ class Script(Interceptor):
         """Run `change` just before that call does its work."""
         self._hooks[(activity_name, call)] = change
 
+    def _tick(self) -> int:
+        return next(self._clock)
+
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _Scripted(next, self)
 
@@ -103,18 +111,22 @@ class Script(Interceptor):
             self._numbers[name] += 1
         number = self._numbers[name]
         call = Call(name, info.attempt, input.args[0] if input.args else None)
+        call.began = self._tick()
         self.calls.append(call)
-        if info.attempt <= self._failures.get((name, number), 0):
-            raise RuntimeError(f"{name}: store outage (attempt {info.attempt})")
-        hook = self._hooks.pop((name, number), None)
-        if hook is not None:
-            hook()
-        gate = self._gates.get((name, number))
-        if gate is not None:
-            gate.entered.set()
-            await gate.released.wait()
-        call.result = await next.execute_activity(input)
-        return call.result
+        try:
+            if info.attempt <= self._failures.get((name, number), 0):
+                raise RuntimeError(f"{name}: store outage (attempt {info.attempt})")
+            hook = self._hooks.pop((name, number), None)
+            if hook is not None:
+                hook()
+            gate = self._gates.get((name, number))
+            if gate is not None:
+                gate.entered.set()
+                await gate.released.wait()
+            call.result = await next.execute_activity(input)
+            return call.result
+        finally:
+            call.ended = self._tick()
 
 
 class _Scripted(ActivityInboundInterceptor):

@@ -152,3 +152,18 @@ class Scenario:
 
     def sweeps(self) -> list[Call]:
         return [c for c in self.calls if is_sweep(c)]
+
+    def spans(self, activity_name: str) -> list[tuple[str, str | None]]:
+        """The (after, until) of each attempt of one sweep activity, in order: a stage's calls
+        follow one another, whatever the other stages beside them do."""
+        return [(c.after, c.until) for c in self.of(activity_name)]
+
+    def outline(self) -> list[str]:
+        """The activities in order, each run of sweep calls as one "sweep": the operation's
+        arrows outside its sweeps, and where the sweeps fall among them."""
+        names: list[str] = []
+        for c in self.calls:
+            name = "sweep" if is_sweep(c) else c.activity
+            if not (name == "sweep" and names and names[-1] == "sweep"):
+                names.append(name)
+        return names

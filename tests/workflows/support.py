@@ -8,12 +8,14 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from lifecycle.calls import Guard
+from lifecycle.progress import Progress
 from lifecycle.requests import CreateRequest, OperationOutcome, OperationRequest
 from lifecycle.statuses import Operation
 from lifecycle.transitions import TRANSITIONS
 from tests.workflows.faults import Gate
 from tests.workflows.scenario import Scenario
 from workflows.identity import workflow_id
+from workflows.pause import PauseSession
 from workflows.registry import WORKFLOWS
 
 RESULT_TIMEOUT = 20  # seconds
@@ -84,6 +86,23 @@ async def entered(gate: Gate) -> None:
     await asyncio.wait_for(gate.entered.wait(), timeout=RESULT_TIMEOUT)
 
 
+async def pause_holding(
+    env: WorkflowEnvironment, store: Scenario, *held: tuple[str, int]
+) -> tuple[Progress, OperationOutcome]:
+    """A Pause in one range whose given calls (activity, call number) are all held at once: the
+    progress it reports then, and its outcome once they are let go."""
+    gates = [store.gate(name, call=call) for name, call in held]
+    queue = task_queue()
+    async with worker(env, store, queue):
+        handle = await start(env, Operation.PAUSE, one_range(store.session_id), queue)
+        for gate in gates:
+            await entered(gate)
+        progress = await handle.query(PauseSession.progress)
+        for gate in gates:
+            gate.release()
+        return progress, await result_of(handle)
+
+
 def assert_sweeps_guarded(store: Scenario, operation: Operation, epoch: int | None) -> None:
     """Every sweep call commits only under the operation's guard: the statuses it sweeps while
     (lifecycle.transitions) and, for Pause and Resume, the epoch its admission returned."""
@@ -91,3 +110,24 @@ def assert_sweeps_guarded(store: Scenario, operation: Operation, epoch: int | No
     assert store.sweeps(), "no sweep ran"
     for call in store.sweeps():
         assert call.guard == expected, call
+
+
+def assert_in_diagram_order(store: Scenario) -> None:
+    """Within a span, each stage ran after the one before it: every attempt of a following
+    stage began once the call that walked its span before it (the first stage's call that
+    reached its end, or the stage before over the same span) had ended, answered."""
+    followers = [c for c in store.sweeps() if c.arg.follows]
+    assert followers, "no stage followed another"
+    for f in followers:
+        before = [c for c in store.sweeps() if _walked_before(c, f)]
+        assert any(c.ended < f.began for c in before), f
+
+
+def _walked_before(c, follower) -> bool:
+    """Whether call `c`, of another stage, walked the span `follower` follows."""
+    if c.activity == follower.activity or c.result is None or c.ended is None:
+        return False
+    if c.arg.follows:
+        return (c.after, c.until) == (follower.after, follower.until)
+    same_range = c.step.split("#")[1:] == follower.step.split("#")[1:]
+    return same_range and c.cursor == follower.until

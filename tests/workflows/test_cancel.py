@@ -4,7 +4,7 @@ the unfinished tasks are cancelled and dequeued range by range, then the results
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import RESULT_FLIPS, TASK_FLIPS
 from tests.workflows.scenario import Scenario, key
-from tests.workflows.support import assert_sweeps_guarded, execute
+from tests.workflows.support import assert_in_diagram_order, assert_sweeps_guarded, execute
 
 
 async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
@@ -12,18 +12,11 @@ async def test_cancel_admits_then_sweeps_tasks_and_queue_then_results(env):
 
     outcome = await execute(env, store, Operation.CANCEL)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("update_tasks", "", None),
-        ("dequeue_tasks", "", key(4)),
-        ("update_tasks", key(4), None),
-        ("dequeue_tasks", key(4), key(5)),
-        ("plan_sweep",),
-        ("update_results", "", None),
-        ("update_results", key(4), None),
-        ("get_session",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "plan_sweep", "sweep", "get_session"]
+    assert store.spans("update_tasks") == [("", None), (key(4), None)]
+    assert store.spans("dequeue_tasks") == [("", key(4)), (key(4), key(5))]
+    assert store.spans("update_results") == [("", None), (key(4), None)]
+    assert_in_diagram_order(store)
     assert outcome.session.status == SessionStatus.CANCELLED
     assert not outcome.session.client_submission and not outcome.session.worker_submission
     assert not outcome.superseded

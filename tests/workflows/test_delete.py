@@ -3,7 +3,7 @@ deleted (objects first, so none is orphaned), range by range, and the session ro
 
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario, key
-from tests.workflows.support import assert_sweeps_guarded, execute
+from tests.workflows.support import assert_in_diagram_order, assert_sweeps_guarded, execute
 
 
 async def test_delete_sweeps_tasks_then_results_then_deletes_the_session(env):
@@ -11,18 +11,19 @@ async def test_delete_sweeps_tasks_then_results_then_deletes_the_session(env):
 
     outcome = await execute(env, store, Operation.DELETE)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("dequeue_tasks", "", None),
-        ("delete_tasks", "", key(4)),
-        ("dequeue_tasks", key(4), None),
-        ("delete_tasks", key(4), key(6)),
-        ("plan_sweep",),
-        ("delete_objects", "", None),
-        ("delete_results", "", key(3)),
-        ("delete_session",),
+    assert store.outline() == [
+        "admit",
+        "plan_sweep",
+        "sweep",
+        "plan_sweep",
+        "sweep",
+        "delete_session",
     ]
+    assert store.spans("dequeue_tasks") == [("", None), (key(4), None)]
+    assert store.spans("delete_tasks") == [("", key(4)), (key(4), key(6))]
+    assert store.spans("delete_objects") == [("", None)]
+    assert store.spans("delete_results") == [("", key(3))]
+    assert_in_diagram_order(store)
     assert store.session is None
     tables = store.stores.db.tables
     assert not tables.tasks[store.session_id] and not tables.results[store.session_id]

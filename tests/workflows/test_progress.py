@@ -6,20 +6,13 @@ import pytest
 from lifecycle.progress import Progress
 from lifecycle.statuses import Operation, SessionStatus
 from tests.workflows.scenario import Scenario
-from tests.workflows.support import entered, one_range, result_of, start, task_queue, worker
+from tests.workflows.support import one_range, pause_holding, result_of, start, task_queue, worker
 from workflows.pause import PauseSession
 
 
 async def query_while_held(env, store: Scenario, activity_name: str, call: int) -> Progress:
     """The progress a Pause reports while the given sweep call is in flight."""
-    gate = store.gate(activity_name, call=call)
-    queue = task_queue()
-    async with worker(env, store, queue):
-        handle = await start(env, Operation.PAUSE, one_range(store.session_id), queue)
-        await entered(gate)
-        progress = await handle.query(PauseSession.progress)
-        gate.released.set()
-        await result_of(handle)
+    progress, _ = await pause_holding(env, store, (activity_name, call))
     return progress
 
 
@@ -37,15 +30,16 @@ async def test_progress_reports_the_operation_and_counts_while_sweeping(env):
 
 
 async def test_progress_names_the_step_in_flight(env):
-    # Held in the second flip, after the first range was dequeued: the step running is the
-    # flip's ("tasks"), not the one that last reported ("queue").
+    # Held in the second flip, beside the first span's dequeue: the step shown is the sweep's
+    # front, the flip's ("tasks"), not the one that last reported ("queue").
     progress = await query_while_held(
         env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=2
     )
     assert progress.step == "tasks"
 
+    # Held in the last dequeue, once the flip reached the end of the range.
     progress = await query_while_held(
-        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "dequeue_tasks", call=2
+        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "dequeue_tasks", call=3
     )
     assert progress.step == "queue"
 
@@ -95,10 +89,10 @@ async def test_progress_shows_the_rate_and_the_time_left_at_that_rate(env):
 
 
 async def test_a_step_that_follows_is_not_done_before_the_range_it_follows_ends(env):
-    # Held in the second flip: the queue step caught up with the first call of the flip, and
-    # the range has six tasks more to walk.
-    progress = await query_while_held(
-        env, Scenario(status=SessionStatus.RUNNING, tasks=10), "update_tasks", call=2
-    )
-    queue = next(s for s in progress.steps if s.step == "queue")
-    assert (queue.scanned, queue.done) == (4, False)
+    # Held in the third flip and, beside it, the second dequeue: the queue step caught up
+    # with the first call of the flip, and the range has six tasks more to walk.
+    store = Scenario(status=SessionStatus.RUNNING, tasks=10)
+    progress, _ = await pause_holding(env, store, ("update_tasks", 3), ("dequeue_tasks", 2))
+    steps = {s.step: s for s in progress.steps}
+    assert (steps["queue"].scanned, steps["queue"].done) == (4, False)
+    assert (steps["tasks"].scanned, steps["tasks"].done) == (8, False)

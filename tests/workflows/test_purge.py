@@ -4,7 +4,7 @@ Deleted range by range (objects first), and only then the session set to Purged.
 from lifecycle.statuses import Operation, ResultStatus, SessionStatus
 from lifecycle.transitions import RESULT_FLIPS
 from tests.workflows.scenario import Scenario, key
-from tests.workflows.support import assert_sweeps_guarded, execute
+from tests.workflows.support import assert_in_diagram_order, assert_sweeps_guarded, execute
 
 
 async def test_purge_admits_then_deletes_objects_before_results_then_finishes(env):
@@ -12,15 +12,10 @@ async def test_purge_admits_then_deletes_objects_before_results_then_finishes(en
 
     outcome = await execute(env, store, Operation.PURGE)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("delete_objects", "", None),
-        ("update_results", "", key(4)),
-        ("delete_objects", key(4), None),
-        ("update_results", key(4), key(6)),
-        ("finish",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "finish"]
+    assert store.spans("delete_objects") == [("", None), (key(4), None)]
+    assert store.spans("update_results") == [("", key(4)), (key(4), key(6))]
+    assert_in_diagram_order(store)
     assert outcome.session == store.of("finish")[0].result.session
     assert outcome.session.status == SessionStatus.PURGED
     assert not outcome.superseded

@@ -4,7 +4,7 @@ pushed to their queue, range by range: each push covers exactly the range just f
 from lifecycle.statuses import Operation, SessionStatus, TaskStatus
 from lifecycle.transitions import TASK_FLIPS
 from tests.workflows.scenario import Scenario, key
-from tests.workflows.support import assert_sweeps_guarded, execute
+from tests.workflows.support import assert_in_diagram_order, assert_sweeps_guarded, execute
 
 
 async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
@@ -14,16 +14,10 @@ async def test_resume_admits_then_flips_and_enqueues_range_by_range(env):
 
     outcome = await execute(env, store, Operation.RESUME)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("update_tasks", "", None),
-        ("enqueue_tasks", "", key(4)),
-        ("update_tasks", key(4), None),
-        ("enqueue_tasks", key(4), key(8)),
-        ("update_tasks", key(8), None),
-        ("get_session",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "get_session"]
+    assert store.spans("update_tasks") == [("", None), (key(4), None), (key(8), None)]
+    assert store.spans("enqueue_tasks") == [("", key(4)), (key(4), key(8))]
+    assert_in_diagram_order(store)
     assert outcome.session.status == SessionStatus.RUNNING
     assert not outcome.superseded
     assert set(store.task_statuses().values()) == {TaskStatus.SUBMITTED}
@@ -37,14 +31,14 @@ async def test_each_enqueue_covers_exactly_the_range_the_preceding_update_opened
 
     await execute(env, store, Operation.RESUME)
 
-    sweeps = store.sweeps()
     cursor = ""
-    for opened, pushed in zip(sweeps[::2], sweeps[1::2], strict=True):
-        assert opened.activity == "update_tasks" and pushed.activity == "enqueue_tasks"
+    opens = store.of("update_tasks")
+    for opened, pushed in zip(opens, store.of("enqueue_tasks"), strict=True):
         assert opened.after == cursor
         assert (pushed.after, pushed.until) == (cursor, opened.cursor)
         cursor = opened.cursor
     assert cursor == key(11)
+    assert_in_diagram_order(store)
     assert [c.cursor for c in store.of("enqueue_tasks")] == [key(i) for i in (3, 6, 9, 11)]
 
 

@@ -30,14 +30,10 @@ async def test_pause_superseded_by_a_resume_stops_its_sweep(env):
 
     outcome = await execute(env, store, Operation.PAUSE)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("update_tasks", "", None),
-        ("dequeue_tasks", "", key(4)),
-        ("update_tasks", key(4), None),  # answered superseded: no sweep follows
-        ("get_session",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "get_session"]
+    # The second flip answered superseded: nothing follows it, and no range opens after it.
+    assert store.spans("update_tasks") == [("", None), (key(4), None)]
+    assert store.spans("dequeue_tasks") == [("", key(4))]
     assert store.of("update_tasks")[-1].result.superseded
     assert outcome.superseded
     assert outcome.session == store.of("get_session")[0].result
@@ -51,13 +47,11 @@ async def test_resume_superseded_in_a_follower_opens_no_further_range(env):
 
     outcome = await execute(env, store, Operation.RESUME)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("update_tasks", "", None),
-        ("enqueue_tasks", "", key(4)),
-        ("get_session",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "get_session"]
+    # The flip beside the superseded push is the last one: no range opens after it, and
+    # nothing follows it.
+    assert store.spans("update_tasks") == [("", None), (key(4), None)]
+    assert store.spans("enqueue_tasks") == [("", key(4))]
     assert outcome.superseded
     assert outcome.session.status == SessionStatus.PAUSED
 
@@ -85,14 +79,10 @@ async def test_purge_superseded_mid_sweep_never_finishes(env):
 
     outcome = await execute(env, store, Operation.PURGE)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("delete_objects", "", None),
-        ("update_results", "", key(4)),
-        ("delete_objects", key(4), None),
-        ("get_session",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "get_session"]
+    assert store.spans("delete_objects") == [("", None), (key(4), None)]
+    # Only the span whose objects went before the Delete: the superseded call opened none.
+    assert store.spans("update_results") == [("", key(4))]
     # No finish: the session is never marked PURGED by a purge that did not complete.
     assert not store.of("finish")
     assert outcome.superseded
@@ -136,17 +126,9 @@ async def test_resume_through_a_close_and_a_purge_sweeps_on_and_answers_the_purg
 
     outcome = await execute(env, store, Operation.RESUME)
 
-    assert store.trace() == [
-        ("admit",),
-        ("plan_sweep",),
-        ("update_tasks", "", None),
-        ("enqueue_tasks", "", key(4)),
-        ("update_tasks", key(4), None),
-        ("enqueue_tasks", key(4), key(8)),
-        ("update_tasks", key(8), None),
-        ("enqueue_tasks", key(8), key(10)),
-        ("get_session",),
-    ]
+    assert store.outline() == ["admit", "plan_sweep", "sweep", "get_session"]
+    assert store.spans("update_tasks") == [("", None), (key(4), None), (key(8), None)]
+    assert store.spans("enqueue_tasks") == [("", key(4)), (key(4), key(8)), (key(8), key(10))]
     assert not outcome.superseded
     assert outcome.session.status == SessionStatus.PURGED
 
