@@ -8,6 +8,7 @@ they tell nothing about sessions.
 from armonik.protogen.client import (
     applications_service_pb2,
     auth_service_pb2,
+    events_service_pb2,
     health_checks_service_pb2,
     partitions_service_pb2,
     results_service_pb2,
@@ -27,6 +28,7 @@ SERVICES = [
     operations_pb2.DESCRIPTOR.services_by_name["Operations"],
     tasks_service_pb2.DESCRIPTOR.services_by_name["Tasks"],
     results_service_pb2.DESCRIPTOR.services_by_name["Results"],
+    events_service_pb2.DESCRIPTOR.services_by_name["Events"],
     applications_service_pb2.DESCRIPTOR.services_by_name["Applications"],
     auth_service_pb2.DESCRIPTOR.services_by_name["Authentication"],
     health_checks_service_pb2.DESCRIPTOR.services_by_name["HealthChecksService"],
