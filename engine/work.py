@@ -42,6 +42,7 @@ from stores.objects import object_key
 from stores.queue import QueuedTask
 from stores.results import ResultRow
 from stores.store_set import StoreSet
+from stores.task_reads import TaskData
 from stores.tasks import TaskChange, TaskRecord, TaskRow
 
 T, R = TaskStatus, ResultStatus
@@ -275,9 +276,10 @@ class Work:
         await self.relay(seqs)
         return changed
 
-    async def cancel_tasks_by_id(self, task_ids: list[str]) -> list[TaskRow]:
+    async def cancel_tasks_by_id(self, task_ids: list[str]) -> list[TaskData]:
         """CancelTasks as ArmoniK's wire asks it: by task ids alone, each found in its session;
-        an unknown id is NOT_FOUND, before anything is cancelled."""
+        an unknown id is NOT_FOUND, before anything is cancelled. Every task asked for, as it
+        is after the cancel (one already final stays as it was), as ArmoniK answers."""
         sessions = await self.stores.tasks.sessions_of(task_ids)
         missing = sorted(set(task_ids) - set(sessions))
         if missing:
@@ -285,10 +287,9 @@ class Work:
         by_session: dict[str, list[str]] = {}
         for task_id, session_id in sorted(sessions.items()):
             by_session.setdefault(session_id, []).append(task_id)
-        cancelled: list[TaskRow] = []
         for session_id, ids in by_session.items():
-            cancelled += await self.cancel_tasks(session_id, ids)
-        return cancelled
+            await self.cancel_tasks(session_id, ids)
+        return await self.stores.tasks.get_tasks(task_ids)
 
     # The agents (issue 19). `pod_id` names the agent; each call changes a task only while that
     # agent owns it, so a late or repeated report of an agent that lost the task changes nothing.
