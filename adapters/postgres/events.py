@@ -10,7 +10,6 @@ notifications meanwhile are lost with it: every subscription then ends with Feed
 next one opens a new connection."""
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,13 +34,13 @@ BACKLOG = 1000
 
 def changes_of(payload: str) -> list[Change]:
     """A notification's changes (see 008_events.sql)."""
-    data = json.loads(payload)
-    session, kind = data["s"], data["k"]
+    kind, session, body = payload.split("\x1e")
+    entries = [entry.split("\x1f") for entry in body.split("\x1d")]
     if kind in (NEW_TASK, NEW_RESULT):
-        return [Change(kind, session, key) for key in data["e"]]
+        return [Change(kind, session, key) for (key,) in entries]
     if kind == RESULT_OWNER_UPDATE:
-        return [Change(kind, session, k, 0, p, o) for k, p, o in data["e"]]
-    return [Change(kind, session, k, s) for k, s in data["e"]]
+        return [Change(kind, session, k, 0, p, o) for k, p, o in entries]
+    return [Change(kind, session, k, int(s)) for k, s in entries]
 
 
 class _Subscriber:

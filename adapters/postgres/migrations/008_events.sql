@@ -3,27 +3,25 @@
 -- (NOTIFY is transactional: a rolled-back change publishes nothing). Statement-level triggers
 -- over transition tables, so that a bulk flip of 10,000 rows costs one set-based aggregation and
 -- a few notifications, not a trigger call per row; no column is added or indexed, so the flips
--- stay HOT updates. A payload is one kind of change in one session:
---   {"s": session, "k": kind, "e": [entry, ...]}
--- with entries of at most ~6,000 bytes each notification (PostgreSQL's limit is 8,000): a new
--- task or result is its id, a status change [id, status], an owner change [id, previous, new].
+-- stay HOT updates. A payload is one kind of change in one session, as text (ids hold no
+-- control character, lifecycle/options.check_id):
+--   kind RS session RS entry GS entry GS ...      (RS = \x1e, GS = \x1d, fields split by \x1f)
+-- with at most ~6,000 bytes of entries a notification (PostgreSQL's limit is 8,000): a new task
+-- or result is its id, a status change id US status, an owner change id US previous US new.
 -- The subscriber reads what else it needs (a new task's fields, whether a row matches its
 -- filters) from the rows themselves.
-CREATE FUNCTION armonik_publish(kind text, entries jsonb, session text) RETURNS void
-LANGUAGE sql AS $$ SELECT pg_notify('armonik_events',
-    jsonb_build_object('s', session, 'k', kind, 'e', entries)::text) $$;
 
--- The entries, one per changed row with its session, cut into notifications by their running
--- size. PL/pgSQL's PERFORM runs the query whole (an SQL function would stop at its first row).
-CREATE FUNCTION armonik_publish_all(kind text, changes jsonb[], sessions text[]) RETURNS void
+-- The entries, one per changed row with its session, cut into notifications of as many
+-- entries as the longest fits 6,000 bytes. PL/pgSQL's PERFORM runs the query whole.
+CREATE FUNCTION armonik_publish_all(kind text, entries text[], sessions text[]) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    per bigint := greatest(1, 6000 / ((SELECT max(octet_length(e)) FROM unnest(entries) e) + 1));
 BEGIN
-    PERFORM armonik_publish(kind, jsonb_agg(entry ORDER BY n), session) FROM (
-        SELECT c.session, c.entry, c.n,
-               sum(octet_length(c.entry::text) + 2) OVER (
-                   PARTITION BY c.session ORDER BY c.n ROWS UNBOUNDED PRECEDING) / 6000 AS part
-          FROM unnest(sessions, changes) WITH ORDINALITY AS c(session, entry, n)) cut
-     GROUP BY session, part;
+    PERFORM pg_notify('armonik_events',
+                      kind || E'\x1e' || session || E'\x1e' || string_agg(entry, E'\x1d' ORDER BY n))
+       FROM unnest(sessions, entries) WITH ORDINALITY AS c(session, entry, n)
+      GROUP BY session, (n - 1) / per;
 END $$;
 
 -- One trigger function for both tables: TG_ARGV[0] names the row ("task" or "result"), whose
@@ -35,21 +33,20 @@ DECLARE
     changed text := ' FROM after_rows n JOIN before_rows o USING (session_id, ' || key || ')';
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        EXECUTE format('SELECT armonik_publish_all(%L, array_agg(to_jsonb(%I)),'
-                       ' array_agg(session_id)) FROM after_rows HAVING count(*) > 0',
-                       'new_' || noun, key);
+        EXECUTE format('SELECT armonik_publish_all(%L, array_agg(%I), array_agg(session_id))'
+                       ' FROM after_rows HAVING count(*) > 0', 'new_' || noun, key);
         RETURN NULL;
     END IF;
-    EXECUTE format('SELECT armonik_publish_all(%L, array_agg(jsonb_build_array(n.%I, n.status)),'
+    EXECUTE format('SELECT armonik_publish_all(%L, array_agg(n.%I || E''\x1f'' || n.status),'
                    ' array_agg(n.session_id))%s WHERE n.status <> o.status HAVING count(*) > 0',
                    noun || '_status_update', key, changed);
     IF noun = 'result' THEN
-        EXECUTE format('SELECT armonik_publish_all(%L, array_agg(jsonb_build_array(n.%I,'
-                       ' coalesce(o.owner_task_id, %L), coalesce(n.owner_task_id, %L))),'
-                       ' array_agg(n.session_id))%s'
+        EXECUTE format('SELECT armonik_publish_all(%L, array_agg(n.%I || E''\x1f'''
+                       ' || coalesce(o.owner_task_id, '''') || E''\x1f'''
+                       ' || coalesce(n.owner_task_id, '''')), array_agg(n.session_id))%s'
                        ' WHERE n.owner_task_id IS DISTINCT FROM o.owner_task_id'
                        ' HAVING count(*) > 0',
-                       'result_owner_update', key, '', '', changed);
+                       'result_owner_update', key, changed);
     END IF;
     RETURN NULL;
 END $$;
