@@ -98,19 +98,21 @@ class Work:
         await self._writable(session_id, SUBMITTABLE if not created_by else WRITABLE)
         ids = result_ids or [str(uuid.uuid4()) for _ in items]
         keys = [new_object_key(session_id) for _ in items]
-        for key, (_, data) in zip(keys, items, strict=True):
-            await self.stores.objects.put(key, data)
         rows = self._new_results(
             session_id, ids, [n for n, _ in items], manual_deletion, created_by
         )
         data = {rid: (len(d), key) for rid, key, (_, d) in zip(ids, keys, items, strict=True)}
+        # Any failure, of a put as of the commit, deletes every object this call wrote (a key
+        # not written is deleted as a no-op); only a kill in between leaves one (docs/design.md).
         try:
+            for key, (_, content) in zip(keys, items, strict=True):
+                await self.stores.objects.put(key, content)
             async with self.stores.db.transaction() as tx:
                 session = await self._session(tx, session_id)
                 _require(session, SUBMITTABLE if not created_by else WRITABLE, "create results in")
                 await self.stores.results.insert_new(tx, rows)
                 done, seqs = await self._complete_results(tx, session_id, session.status, data)
-        except Exception:
+        except BaseException:  # a cancelled call (its client gone) too
             await self.stores.objects.delete(keys)
             raise
         # A retry's results were completed by its first attempt: its own objects go.
@@ -130,8 +132,10 @@ class Work:
             raise Refused(NOT_FOUND, f"result {result_id} not found in session {session_id}")
         _require_created(found[0])
         key = new_object_key(session_id)
-        size = await self.stores.objects.put_stream(key, chunks)
         try:
+            # A stream that fails leaves no part (put_stream aborts its multipart upload), and
+            # one that ends but is refused at the commit no object.
+            size = await self.stores.objects.put_stream(key, chunks)
             async with self.stores.db.transaction() as tx:
                 session = await self._session(tx, session_id)
                 _require(session, WRITABLE, "upload to")
@@ -143,7 +147,7 @@ class Work:
                         result_id
                     ]
                     _require_created(row)
-        except Exception:
+        except BaseException:  # a cancelled call (its client gone) too
             await self.stores.objects.delete([key])
             raise
         await self.relay(seqs)
