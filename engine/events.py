@@ -4,8 +4,10 @@ their status and owner changes, those of the kinds asked for and matching the fi
 The stream subscribes to the change feed first, then reads what the tables already hold as
 new_task and new_result events (if those kinds are asked for), then follows the feed: a client
 that subscribes after its result completed learns it from the first read, and one that
-subscribed before from the feed, so no change is lost in between (one may come twice, as in
-ArmoniK). A change's filters are matched against its row as it is when the change is read.
+subscribed before from the feed, so no change is lost in between. A change committed just
+before the subscription may be both read and heard: a birth is then told once (for a first read
+of up to MAX_TOLD rows), a status or owner change may repeat what the read told, as in ArmoniK.
+A change's filters are matched against its row as it is when the change is read.
 If the feed cannot deliver, the stream ends UNAVAILABLE and the client subscribes again."""
 
 from collections.abc import AsyncIterator, Iterable
@@ -28,8 +30,11 @@ from stores.store_set import StoreSet
 
 TASK_KINDS = frozenset({NEW_TASK, TASK_STATUS_UPDATE})
 RESULT_KINDS = frozenset({NEW_RESULT, RESULT_STATUS_UPDATE, RESULT_OWNER_UPDATE})
+BIRTHS = frozenset({NEW_TASK, NEW_RESULT})
 # Rows read a statement when the stream starts from what the tables hold.
 SNAPSHOT_PAGE = 1000
+# The most rows of the first read whose births the stream remembers, so as not to tell them twice.
+MAX_TOLD = 1000
 
 
 class Events:
@@ -42,10 +47,21 @@ class Events:
         if await self.stores.sessions.get_live(wanted.session_id) is None:
             raise Refused(NOT_FOUND, f"session {wanted.session_id} not found")
         async with self.feed.subscribe(wanted.session_id) as batches:
+            # A row's birth is told once: the feed may still bring the notification of a row
+            # the first read already reported (committed just before the subscription, heard
+            # just after). Kept for small first reads only (a waiter's hundred results), so a
+            # stream over a large session costs no memory per row.
+            told: set[tuple[str, str]] | None = set()
             async for event in self._snapshot(wanted):
+                if told is not None:
+                    told.add((event.kind, _key(event.row)))
+                    if len(told) > MAX_TOLD:
+                        told = None
                 yield event
             async for batch in batches:
                 for event in await self._events(wanted, batch):
+                    if told and event.kind in BIRTHS and (event.kind, _key(event.row)) in told:
+                        continue
                     yield event
 
     async def _snapshot(self, wanted: Subscription) -> AsyncIterator[Event]:

@@ -4,6 +4,7 @@ before it subscribed and for one completed while it waits, and raises for one ab
 stream's kinds, filters and fields; its refusals; and a lost feed ends it UNAVAILABLE."""
 
 import asyncio
+import time
 import uuid
 
 import grpc
@@ -17,6 +18,7 @@ from armonik.protogen.common import events_common_pb2 as epb
 
 from engine.work import Work
 from lifecycle.domain import Partition, TaskOptions
+from tests.conftest import report_figure
 
 pytestmark = pytest.mark.stack
 
@@ -223,3 +225,35 @@ async def test_a_large_statement_arrives_whole(client, stores, channel):
     got = await asyncio.to_thread(read, 500)
     stream.cancel()
     assert sorted(got) == sorted(r.result_id for r in made)
+
+
+async def test_a_thousand_idle_subscribers_share_one_connection(client, stores, api):
+    """1,000 streams on one session: the feed still listens on one connection, writes in
+    another session reach none of them, and one change in theirs reaches each."""
+    session, busy = [await new_session(client, stores) for _ in range(2)]
+    work = Work(stores)
+    [first] = await work.create_results_metadata(session, ["first"])
+    request = epb.EventSubscriptionRequest(
+        session_id=session, returned_events=[epb.EVENTS_ENUM_NEW_RESULT]
+    )
+    async with grpc.aio.insecure_channel(api) as channel:
+        stub = EventsStub(channel)
+        calls = [stub.GetEvents(request) for _ in range(1000)]
+        started = time.perf_counter()
+        assert {(await c.read()).new_result.result_id for c in calls} == {first.result_id}
+        report_figure(f"events: 1,000 subscriptions in {time.perf_counter() - started:.2f} s")
+        listening = await stores.db.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN \"armonik_events\";'"
+            " OR query LIKE 'LISTEN %armonik_events%'"
+        )
+        assert listening == 1
+        for n in range(5):
+            await work.create_results_metadata(busy, [f"b{n}-{i}" for i in range(100)])
+        [second] = await work.create_results_metadata(session, ["second"])
+        started = time.perf_counter()
+        assert {(await c.read()).new_result.result_id for c in calls} == {second.result_id}
+        report_figure(
+            f"events: one change to 1,000 subscribers in {time.perf_counter() - started:.2f} s"
+        )
+        for call in calls:
+            call.cancel()
