@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
 
+from engine.reads import check_ids
 from lifecycle.refusals import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, Refused
 from lifecycle.statuses import NON_FINAL_TASK_STATUSES, ResultStatus, SessionStatus, TaskStatus
 from lifecycle.transitions import QUEUED_TASK_STATUS
@@ -152,6 +153,46 @@ class Work:
             raise
         await self.relay(seqs)
         return (await self._results(session_id, [result_id]))[0]
+
+    async def import_results_data(
+        self, session_id: str, opaque_ids: dict[str, str]
+    ) -> list[ResultRow]:
+        """Complete CREATED results with objects already in object storage (ArmoniK's
+        ImportResultsData): each object must be there, and under the session's prefix, so that
+        no import makes a result of one session name (and its deletion delete) another's data.
+        NOT_FOUND for a missing result, INVALID_ARGUMENT for an object outside the prefix,
+        NOT_FOUND for a missing object, FAILED_PRECONDITION for a result not CREATED; all or
+        nothing."""
+        ids = sorted(check_ids("result", list(opaque_ids)))
+        await self._writable(session_id, WRITABLE)
+        found = await self._results(session_id, ids)
+        missing = sorted(set(ids) - {r.result_id for r in found})
+        if missing:
+            raise Refused(NOT_FOUND, f"results not found in session {session_id}: {missing[:10]}")
+        prefix = object_key(session_id, "")
+        outside = sorted(k for k in opaque_ids.values() if not k.startswith(prefix) or k == prefix)
+        if outside:
+            raise Refused(
+                INVALID_ARGUMENT,
+                f"opaque ids outside session {session_id}'s objects: {outside[:10]}",
+            )
+        sizes = {k: await self.stores.objects.size(k) for k in sorted(set(opaque_ids.values()))}
+        absent = sorted(k for k, size in sizes.items() if size is None)
+        if absent:
+            raise Refused(NOT_FOUND, f"opaque ids not found in object storage: {absent[:10]}")
+        for row in found:
+            _require_created(row)
+        data = {r: (sizes[k] or 0, k) for r, k in opaque_ids.items()}
+        async with self.stores.db.transaction() as tx:
+            session = await self._session(tx, session_id)
+            _require(session, WRITABLE, "import into")
+            done, seqs = await self._complete_results(tx, session_id, session.status, data)
+            if len(done) < len(ids):
+                rows = await self.stores.results.get_many(tx, session_id, ids)
+                for row in rows.values():
+                    _require_created(row)
+        await self.relay(seqs)
+        return await self._results(session_id, ids)
 
     async def download(self, session_id: str, result_id: str) -> AsyncIterator[bytes]:
         """The result's data in chunks of at most `download_chunk`: checked before the first."""

@@ -167,3 +167,52 @@ async def test_cancel_tasks_answers_the_summary_the_reads_answer(client, stores,
     assert {t.status for t in answer.tasks} == {TaskStatus.CANCELLED}
     assert all(t.options.partition_id == partition and t.HasField("ended_at") for t in answer.tasks)
     assert list(answer.tasks) == sorted(listed.tasks, key=lambda t: t.id)
+
+
+async def test_import_results_data(client, stores, channel):
+    """An object already under the session's prefix completes a CREATED result with its size;
+    an object elsewhere, a missing object or result, and a result not CREATED are refused and
+    change nothing."""
+    partition = f"api-{uuid.uuid4()}"
+    await stores.partitions.upsert(Partition(partition))
+    session = (await client.create([partition], TaskOptions(60, 2, 5))).session_id
+    key = f"{session}/imported-{uuid.uuid4()}"
+    await stores.objects.put(key, b"imported bytes")
+    results = ArmoniKResults(channel)
+    stub = results_service_pb2_grpc.ResultsStub(channel)
+    Item = results_common_pb2.ImportResultsDataRequest.ResultOpaqueId
+
+    def call(**opaque_ids):
+        request = results_common_pb2.ImportResultsDataRequest(
+            session_id=session,
+            results=[Item(result_id=r, opaque_id=k.encode()) for r, k in opaque_ids.items()],
+        )
+        try:
+            return stub.ImportResultsData(request)
+        except grpc.RpcError as error:
+            return error.code()
+
+    def scenario():
+        r = results.create_results_metadata(["r"], session)["r"].result_id
+        S = grpc.StatusCode
+        refused = [
+            call(**{r: f"other-session/{uuid.uuid4()}"}),
+            call(**{r: f"{session}/missing"}),
+            call(**{"no-such-result": key}),
+        ]
+        assert refused == [S.INVALID_ARGUMENT, S.NOT_FOUND, S.NOT_FOUND]
+        imported = call(**{r: key})
+        again = call(**{r: key})
+        return r, imported, again, results.download_result_data(r, session)
+
+    rid, imported, again, data = await asyncio.to_thread(scenario)
+    [raw] = imported.results
+    assert (raw.result_id, raw.status, raw.size, raw.opaque_id) == (
+        rid,
+        ResultStatus.COMPLETED,
+        len(b"imported bytes"),
+        key.encode(),
+    )
+    assert again == grpc.StatusCode.FAILED_PRECONDITION
+    assert data == b"imported bytes"
+    await assert_invariants(stores, session)
