@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from adapters.postgres.audit_log import PostgresAuditLog
 from adapters.postgres.auth_table import PostgresAuthTable
 from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.events import PostgresChangeFeed
 from adapters.postgres.operations_log import PostgresOperationsLog
 from adapters.postgres.partitions_table import PostgresPartitionsTable
 from adapters.postgres.results_table import PostgresResultsTable
@@ -37,6 +38,8 @@ async def _postgres(settings: Settings) -> dict:
         "operations": PostgresOperationsLog(db),
         "audit": PostgresAuditLog(db),
         "auth": PostgresAuthTable(db),
+        # Its one connection opens with the first subscription.
+        "changes": PostgresChangeFeed(settings.postgres_dsn, settings.store_timeout),
     }
 
 
@@ -97,6 +100,8 @@ class Stores(StoreSet):
         return cls(**tables, queue=queue, objects=objects)
 
     async def close(self) -> None:
+        if self.changes is not None:
+            await self.changes.close()
         await self.queue.close()  # type: ignore[attr-defined]
         await self.objects.close()  # type: ignore[attr-defined]
         await self.db.close()  # type: ignore[attr-defined]

@@ -14,7 +14,8 @@ private gateway socket, with the client certificate that the translator's TLS ve
 gateway's secret token in its metadata: that certificate is then the caller's, as if the
 browser had connected here. Without the token, those names are ignored.
 
-Every call that asks to change a session, admitted or refused, goes into the audit log with who
+Every call that asks to change something (security/permissions.py's MUTATING: a session
+operation, a submission, an upload...), admitted or refused, goes into the audit log with who
 asked, and into a structured log line. Without TLS every caller is `anonymous` and may do
 everything (the API then listens on loopback only, unless told otherwise).
 """
@@ -130,7 +131,11 @@ class Authorization(grpc.aio.ServerInterceptor):
                 identity = await self._admit(permission, context, None)
                 token = _caller.set(identity)
                 try:
-                    return await behaviour(requests, context)
+                    if permission not in MUTATING:
+                        return await behaviour(requests, context)
+                    return await self._audited(
+                        behaviour, requests, context, identity.user, permission
+                    )
                 finally:
                     _caller.reset(token)
 
@@ -161,7 +166,7 @@ class Authorization(grpc.aio.ServerInterceptor):
 
     async def _admit(self, permission: str, context: grpc.aio.ServicerContext, request) -> Identity:
         """The caller, if they may call `permission` (any known user for ""); else the call
-        ends here, and an attempt to change a session is audited."""
+        ends here, and an attempt to change something is audited."""
         if not self.secure:
             return ANONYMOUS_IDENTITY
         who, identity = await self._identify(context)
@@ -222,7 +227,7 @@ class Authorization(grpc.aio.ServerInterceptor):
 
     async def _audited(self, behaviour, request, context, user: str, permission: str):
         """Run the call, then record who asked and what they were answered."""
-        session_id = getattr(request, "session_id", "")
+        session_id = _session_of(request)
         response = None
         try:
             response = await behaviour(request, context)
@@ -234,7 +239,7 @@ class Authorization(grpc.aio.ServerInterceptor):
                 # go on server-side (its own log says), but this call got no answer.
                 code = grpc.StatusCode.CANCELLED
             code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-            session_id = session_id or getattr(response, "session_id", "")
+            session_id = session_id or _session_of(response)
             detail = (context.details() or "")[:300] if code_name != "OK" else ""
             self._log(user, permission, session_id, code_name, detail)
             await self._record(user, permission, session_id, code_name, detail)
@@ -256,3 +261,20 @@ class Authorization(grpc.aio.ServerInterceptor):
         if detail:
             line["detail"] = detail
         log.info("audit %s", json.dumps(line), extra={"audit": line})
+
+
+def _session_of(message: Any) -> str:
+    """The session a request or answer names: its own field, or its result's (an upload's
+    answer), or its first task's (CancelTasks names tasks only); '' for none."""
+    if message is None:
+        return ""
+    session_id = getattr(message, "session_id", None)
+    if isinstance(session_id, str):
+        return session_id
+    result = getattr(message, "result", None)
+    if result is not None and isinstance(getattr(result, "session_id", None), str):
+        return result.session_id
+    tasks = getattr(message, "tasks", None)
+    if tasks:
+        return getattr(tasks[0], "session_id", "")
+    return ""

@@ -66,6 +66,19 @@ class ResultsWrites:
             yield pb.DownloadResultDataResponse(data_chunk=chunk)
 
     @unary
+    async def ImportResultsData(self, request: pb.ImportResultsDataRequest, context):
+        opaque_ids = {}
+        for r in request.results:
+            try:
+                opaque_ids[r.result_id] = r.opaque_id.decode()
+            except UnicodeDecodeError:
+                raise Refused(
+                    INVALID_ARGUMENT, f"the opaque id of result {r.result_id} is not UTF-8"
+                ) from None
+        rows = await self.work.import_results_data(request.session_id, opaque_ids)
+        return pb.ImportResultsDataResponse(results=[result_raw(r) for r in rows])
+
+    @unary
     async def DeleteResultsData(self, request: pb.DeleteResultsDataRequest, context):
         ids = await self.work.delete_results_data(request.session_id, list(request.result_id))
         return pb.DeleteResultsDataResponse(session_id=request.session_id, result_id=ids)

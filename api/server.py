@@ -1,6 +1,6 @@
-"""The gRPC server: ArmoniK's Sessions, Partitions, Versions, Tasks, Results, Applications,
-Authentication and HealthChecks services, the control plane's Operations service, and the
-standard health-checking and reflection services (so that grpcurl and load balancers work).
+"""The gRPC server: ArmoniK's Sessions, Partitions, Versions, Tasks, Results, Events,
+Applications, Authentication and HealthChecks services, the control plane's Operations service,
+and the standard health-checking and reflection services (so that grpcurl and load balancers work).
 
 python -m api [--insecure]     (configuration from environment variables, see settings/)
 """
@@ -17,6 +17,7 @@ import grpc
 from armonik.protogen.client import (
     applications_service_pb2_grpc,
     auth_service_pb2_grpc,
+    events_service_pb2_grpc,
     health_checks_service_pb2_grpc,
     partitions_service_pb2_grpc,
     results_service_pb2_grpc,
@@ -31,6 +32,7 @@ from adapters.connect import Stores
 from api.applications import ApplicationsService
 from api.auth import Authorization
 from api.authentication import AuthenticationService
+from api.events import EventsService
 from api.grpcweb import Gateway, GrpcWeb
 from api.health_checks import HealthChecksService
 from api.malformed import MalformedRequests
@@ -41,6 +43,7 @@ from api.results import ResultsService
 from api.sessions import SessionsService
 from api.tasks import TasksService
 from api.versions import VersionsService
+from engine.events import Events
 from engine.operations import Engine, connect_temporal
 from engine.work import Work
 from engine.workers import build_worker, prepare, run_until_signalled
@@ -98,6 +101,9 @@ async def build_server(
     work = Work(engine.stores, engine.settings.data_chunk_max_size)
     tasks_service_pb2_grpc.add_TasksServicer_to_server(TasksService(engine, work), server)
     results_service_pb2_grpc.add_ResultsServicer_to_server(ResultsService(engine, work), server)
+    if engine.stores.changes is not None:
+        events = Events(engine.stores, engine.stores.changes)
+        events_service_pb2_grpc.add_EventsServicer_to_server(EventsService(events), server)
     applications_service_pb2_grpc.add_ApplicationsServicer_to_server(
         ApplicationsService(engine), server
     )

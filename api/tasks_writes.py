@@ -5,7 +5,8 @@ from armonik.protogen.common import tasks_common_pb2 as pb
 
 from api.status import unary
 from engine.work import Work
-from wire.work import task_info, task_requests, task_summary
+from wire.tasks import task_summary
+from wire.work import task_info, task_requests
 
 
 class TasksWrites:
@@ -18,5 +19,5 @@ class TasksWrites:
 
     @unary
     async def CancelTasks(self, request: pb.CancelTasksRequest, context):
-        cancelled = await self.work.cancel_tasks_by_id(list(request.task_ids))
-        return pb.CancelTasksResponse(tasks=[task_summary(t) for t in cancelled])
+        tasks = await self.work.cancel_tasks_by_id(list(request.task_ids))
+        return pb.CancelTasksResponse(tasks=[task_summary(t) for t in tasks])

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
 
+from engine.reads import check_ids
 from lifecycle.refusals import FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, Refused
 from lifecycle.statuses import NON_FINAL_TASK_STATUSES, ResultStatus, SessionStatus, TaskStatus
 from lifecycle.transitions import QUEUED_TASK_STATUS
@@ -42,6 +43,7 @@ from stores.objects import object_key
 from stores.queue import QueuedTask
 from stores.results import ResultRow
 from stores.store_set import StoreSet
+from stores.task_reads import TaskData
 from stores.tasks import TaskChange, TaskRecord, TaskRow
 
 T, R = TaskStatus, ResultStatus
@@ -97,19 +99,21 @@ class Work:
         await self._writable(session_id, SUBMITTABLE if not created_by else WRITABLE)
         ids = result_ids or [str(uuid.uuid4()) for _ in items]
         keys = [new_object_key(session_id) for _ in items]
-        for key, (_, data) in zip(keys, items, strict=True):
-            await self.stores.objects.put(key, data)
         rows = self._new_results(
             session_id, ids, [n for n, _ in items], manual_deletion, created_by
         )
         data = {rid: (len(d), key) for rid, key, (_, d) in zip(ids, keys, items, strict=True)}
+        # Any failure, of a put as of the commit, deletes every object this call wrote (a key
+        # not written is deleted as a no-op); only a kill in between leaves one (docs/design.md).
         try:
+            for key, (_, content) in zip(keys, items, strict=True):
+                await self.stores.objects.put(key, content)
             async with self.stores.db.transaction() as tx:
                 session = await self._session(tx, session_id)
                 _require(session, SUBMITTABLE if not created_by else WRITABLE, "create results in")
                 await self.stores.results.insert_new(tx, rows)
                 done, seqs = await self._complete_results(tx, session_id, session.status, data)
-        except Exception:
+        except BaseException:  # a cancelled call (its client gone) too
             await self.stores.objects.delete(keys)
             raise
         # A retry's results were completed by its first attempt: its own objects go.
@@ -129,8 +133,10 @@ class Work:
             raise Refused(NOT_FOUND, f"result {result_id} not found in session {session_id}")
         _require_created(found[0])
         key = new_object_key(session_id)
-        size = await self.stores.objects.put_stream(key, chunks)
         try:
+            # A stream that fails leaves no part (put_stream aborts its multipart upload), and
+            # one that ends but is refused at the commit no object.
+            size = await self.stores.objects.put_stream(key, chunks)
             async with self.stores.db.transaction() as tx:
                 session = await self._session(tx, session_id)
                 _require(session, WRITABLE, "upload to")
@@ -142,11 +148,51 @@ class Work:
                         result_id
                     ]
                     _require_created(row)
-        except Exception:
+        except BaseException:  # a cancelled call (its client gone) too
             await self.stores.objects.delete([key])
             raise
         await self.relay(seqs)
         return (await self._results(session_id, [result_id]))[0]
+
+    async def import_results_data(
+        self, session_id: str, opaque_ids: dict[str, str]
+    ) -> list[ResultRow]:
+        """Complete CREATED results with objects already in object storage (ArmoniK's
+        ImportResultsData): each object must be there, and under the session's prefix, so that
+        no import makes a result of one session name (and its deletion delete) another's data.
+        NOT_FOUND for a missing result, INVALID_ARGUMENT for an object outside the prefix,
+        NOT_FOUND for a missing object, FAILED_PRECONDITION for a result not CREATED; all or
+        nothing."""
+        ids = sorted(check_ids("result", list(opaque_ids)))
+        await self._writable(session_id, WRITABLE)
+        found = await self._results(session_id, ids)
+        missing = sorted(set(ids) - {r.result_id for r in found})
+        if missing:
+            raise Refused(NOT_FOUND, f"results not found in session {session_id}: {missing[:10]}")
+        prefix = object_key(session_id, "")
+        outside = sorted(k for k in opaque_ids.values() if not k.startswith(prefix) or k == prefix)
+        if outside:
+            raise Refused(
+                INVALID_ARGUMENT,
+                f"opaque ids outside session {session_id}'s objects: {outside[:10]}",
+            )
+        sizes = {k: await self.stores.objects.size(k) for k in sorted(set(opaque_ids.values()))}
+        absent = sorted(k for k, size in sizes.items() if size is None)
+        if absent:
+            raise Refused(NOT_FOUND, f"opaque ids not found in object storage: {absent[:10]}")
+        for row in found:
+            _require_created(row)
+        data = {r: (sizes[k] or 0, k) for r, k in opaque_ids.items()}
+        async with self.stores.db.transaction() as tx:
+            session = await self._session(tx, session_id)
+            _require(session, WRITABLE, "import into")
+            done, seqs = await self._complete_results(tx, session_id, session.status, data)
+            if len(done) < len(ids):
+                rows = await self.stores.results.get_many(tx, session_id, ids)
+                for row in rows.values():
+                    _require_created(row)
+        await self.relay(seqs)
+        return await self._results(session_id, ids)
 
     async def download(self, session_id: str, result_id: str) -> AsyncIterator[bytes]:
         """The result's data in chunks of at most `download_chunk`: checked before the first."""
@@ -275,9 +321,10 @@ class Work:
         await self.relay(seqs)
         return changed
 
-    async def cancel_tasks_by_id(self, task_ids: list[str]) -> list[TaskRow]:
+    async def cancel_tasks_by_id(self, task_ids: list[str]) -> list[TaskData]:
         """CancelTasks as ArmoniK's wire asks it: by task ids alone, each found in its session;
-        an unknown id is NOT_FOUND, before anything is cancelled."""
+        an unknown id is NOT_FOUND, before anything is cancelled. Every task asked for, as it
+        is after the cancel (one already final stays as it was), as ArmoniK answers."""
         sessions = await self.stores.tasks.sessions_of(task_ids)
         missing = sorted(set(task_ids) - set(sessions))
         if missing:
@@ -285,10 +332,9 @@ class Work:
         by_session: dict[str, list[str]] = {}
         for task_id, session_id in sorted(sessions.items()):
             by_session.setdefault(session_id, []).append(task_id)
-        cancelled: list[TaskRow] = []
         for session_id, ids in by_session.items():
-            cancelled += await self.cancel_tasks(session_id, ids)
-        return cancelled
+            await self.cancel_tasks(session_id, ids)
+        return await self.stores.tasks.get_tasks(task_ids)
 
     # The agents (issue 19). `pod_id` names the agent; each call changes a task only while that
     # agent owns it, so a late or repeated report of an agent that lost the task changes nothing.

@@ -8,6 +8,7 @@ they tell nothing about sessions.
 from armonik.protogen.client import (
     applications_service_pb2,
     auth_service_pb2,
+    events_service_pb2,
     health_checks_service_pb2,
     partitions_service_pb2,
     results_service_pb2,
@@ -27,6 +28,7 @@ SERVICES = [
     operations_pb2.DESCRIPTOR.services_by_name["Operations"],
     tasks_service_pb2.DESCRIPTOR.services_by_name["Tasks"],
     results_service_pb2.DESCRIPTOR.services_by_name["Results"],
+    events_service_pb2.DESCRIPTOR.services_by_name["Events"],
     applications_service_pb2.DESCRIPTOR.services_by_name["Applications"],
     auth_service_pb2.DESCRIPTOR.services_by_name["Authentication"],
     health_checks_service_pb2.DESCRIPTOR.services_by_name["HealthChecksService"],
@@ -41,12 +43,14 @@ PERMISSIONS: dict[str, str] = {
 }
 ALL = sorted(PERMISSIONS.values())
 
-# The RPCs that change something: who asked for each goes in the audit trail.
-MUTATING = {spec.permission for spec in OPERATIONS.values()}
 DESTRUCTIVE = {OPERATIONS[Operation.PURGE].permission, OPERATIONS[Operation.DELETE].permission}
-# What only looks: getting, listing, counting, downloading, checking health.
-READ_VERBS = ("Get", "List", "Count", "Download", "Check")
+# What only looks: getting, listing, counting, downloading, checking health, watching.
+READ_VERBS = ("Get", "List", "Count", "Download", "Check", "Watch")
 READS = {p for p in ALL if p.split(":")[1].startswith(READ_VERBS)}
+# The RPCs that change something, every one that does not only look (the session operations, a
+# submission, a cancellation, a result's creation, upload, import or data deletion): who asked
+# for each, and what they were answered, goes in the audit trail.
+MUTATING = set(ALL) - READS
 
 # The development roles: admin may do everything, operator all but destroy data, reader only
 # look. Each development user has the role of its name.

@@ -35,6 +35,10 @@ class ObjectStorage(Protocol):
         """The object's bytes, or None if there is none."""
         ...
 
+    async def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None if there is none."""
+        ...
+
     async def delete(self, keys: list[str]) -> None:
         """Delete the objects; a key with no object is no error."""
         ...

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from stores.database import Tx
 from stores.keyset import Span
+from stores.queries import Condition
 from stores.result_reads import ResultReads
 from stores.rows import SessionRows
 
@@ -27,6 +28,18 @@ class ResultRow:
 
 class ResultsTable(SessionRows, ResultReads, Protocol):
     async def insert(self, tx: Tx, results: list[ResultRow]) -> None: ...
+
+    async def matching(
+        self,
+        session_id: str,
+        filters: list[list[Condition]],
+        result_ids: list[str] | None,
+        after: str = "",
+        limit: int = 1000,
+    ) -> list[ResultRow]:
+        """The session's results that match the filters (a ResultsQuery's): of `result_ids`,
+        in id order; or with None, the next `limit` after the id `after`."""
+        ...
 
     async def objects_of_span(
         self,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from stores.audit import AuditLog
 from stores.auth import AuthTable
 from stores.database import Database
+from stores.events import ChangeFeed
 from stores.objects import ObjectStorage
 from stores.operations import OperationsLog
 from stores.partitions import PartitionsTable
@@ -27,3 +28,5 @@ class StoreSet:
     auth: AuthTable
     queue: Queue
     objects: ObjectStorage
+    # What the Events service streams; only the API process opens it.
+    changes: ChangeFeed | None = None

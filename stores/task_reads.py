@@ -40,6 +40,10 @@ class TaskReads(Protocol):
         """The task of that id, in whichever session it is."""
         ...
 
+    async def get_tasks(self, task_ids: list[str]) -> list[TaskData]:
+        """The tasks of these ids that exist, in whichever sessions, in id order."""
+        ...
+
     async def query(self, query: TasksQuery) -> tuple[list[TaskData], int]:
         """A page of the tasks that match, and how many match in all."""
         ...

@@ -7,6 +7,7 @@ from typing import Protocol
 from lifecycle.domain import TaskOptions
 from stores.database import Tx
 from stores.keyset import Span
+from stores.queries import Condition
 from stores.rows import SessionRows
 from stores.task_reads import TaskReads
 
@@ -149,6 +150,18 @@ class WorkTasks(Protocol):
 
 class TasksTable(SessionRows, WorkTasks, TaskReads, Protocol):
     async def insert(self, tx: Tx, tasks: list[TaskRow]) -> None: ...
+
+    async def matching(
+        self,
+        session_id: str,
+        filters: list[list[Condition]],
+        task_ids: list[str] | None,
+        after: str = "",
+        limit: int = 1000,
+    ) -> list[TaskRecord]:
+        """The session's tasks that match the filters (a TasksQuery's): of `task_ids`, in id
+        order; or with None, the next `limit` after the id `after`."""
+        ...
 
     async def rows(
         self, tx: Tx, session_id: str, span: Span, statuses: list[int] | None = None

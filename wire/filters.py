@@ -331,14 +331,31 @@ def _enum_name(enum: Any, number: int) -> str:
         return f"unknown value {number}"
 
 
+def task_filters(filters: Any, where: str = "tasks_filters") -> list[list[Condition]]:
+    """A tasks Filters message as conditions (the Events service's), or a refusal."""
+    return filters_of(filters, TasksQuery.listing, _task_field, where)
+
+
+def result_filters(filters: Any, where: str = "results_filters") -> list[list[Condition]]:
+    """A results Filters message as conditions (the Events service's), or a refusal."""
+    return filters_of(filters, ResultsQuery.listing, _result_field, where)
+
+
 def _filters(
     request: Any, listing: Listing, field_of: Callable[[Any, str], str]
 ) -> list[list[Condition]]:
+    return filters_of(request.filters, listing, field_of)
+
+
+def filters_of(
+    filters: Any, listing: Listing, field_of: Callable[[Any, str], str], prefix: str = "filters"
+) -> list[list[Condition]]:
+    """An OR of ANDs of filter fields, as conditions on the listing's fields."""
     ors = []
-    for i, conjunction in enumerate(getattr(request.filters, "or")):
+    for i, conjunction in enumerate(getattr(filters, "or")):
         ands = []
         for j, filter_field in enumerate(getattr(conjunction, "and")):
-            where = f"filters.or[{i}].and[{j}]"
+            where = f"{prefix}.or[{i}].and[{j}]"
             ands.extend(
                 _conditions(
                     filter_field, listing, field_of(filter_field.field, f"{where}.field"), where

@@ -6,7 +6,7 @@ from armonik.protogen.common.objects_pb2 import TaskOptions as TaskOptionsMessag
 
 from lifecycle.domain import TASK_OPTION_NAMES, TaskOptions
 from lifecycle.work import TaskRequest
-from stores.tasks import TaskRecord, TaskRow
+from stores.tasks import TaskRecord
 from wire.messages import task_options
 
 DEFAULTS = TaskOptions()
@@ -56,7 +56,3 @@ def task_info(task: TaskRecord) -> tpb.SubmitTasksResponse.TaskInfo:
         data_dependencies=[d for d in task.data_dependencies if d != task.payload_id],
         payload_id=task.payload_id,
     )
-
-
-def task_summary(task: TaskRow) -> tpb.TaskSummary:
-    return tpb.TaskSummary(id=task.task_id, session_id=task.session_id, status=task.status)

@@ -323,3 +323,36 @@ def _condition(c: Condition, source: Source, params: list[Any]) -> str:
     if c.op == "ne" and column.nullable:
         return f"({sql} IS DISTINCT FROM {p})"
     return f"({sql} {COMPARISONS[c.op]} {p})"
+
+
+def matching(
+    what: str,
+    filters: Any,
+    columns: str,
+    session_id: str,
+    keys: list[str] | None,
+    after: str = "",
+    limit: int = 1000,
+) -> tuple[str, list[Any]]:
+    """The rows of a session's listing `what` that match `filters` (the Events service's): of
+    `keys`, each found by one probe of the primary key (ids a change named); or, with no
+    `keys`, the next `limit` in key order after `after` (a walk through the session)."""
+    source = SOURCES[what]
+    key = source.key_columns[-1]
+    if keys is not None:
+        params: list[Any] = [session_id, sorted(set(keys))]
+        where = _where(filters, source, params)
+        return (
+            f"SELECT {columns} FROM unnest($2::text[]) AS k(id), LATERAL (SELECT * FROM"
+            f" {source.table} WHERE session_id = $1 AND {key} = k.id OFFSET 0) t"
+            f" WHERE ({where}) ORDER BY {key}",
+            params,
+        )
+    params = [session_id, after]
+    where = _where(filters, source, params)
+    params.append(limit)
+    return (
+        f"SELECT {columns} FROM {source.table} WHERE session_id = $1 AND {key} > $2"
+        f" AND ({where}) ORDER BY {key} LIMIT ${len(params)}",
+        params,
+    )

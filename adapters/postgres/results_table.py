@@ -3,11 +3,13 @@
 import asyncpg
 
 from adapters.postgres.keyset import in_span
-from adapters.postgres.result_reads import PostgresResultReads
+from adapters.postgres.list_queries import matching
+from adapters.postgres.result_reads import RESULT_COLUMNS, PostgresResultReads
 from adapters.postgres.session_rows import PostgresSessionRows
 from adapters.postgres.tasks_table import locked, probe
 from lifecycle.statuses import ResultStatus, TaskStatus
 from stores.keyset import Span
+from stores.queries import RESULTS, Condition
 from stores.results import ResultRow
 
 
@@ -26,6 +28,19 @@ class PostgresResultsTable(PostgresSessionRows, PostgresResultReads):
         "completed_at",
         "created_by",
     )
+
+    async def matching(
+        self,
+        session_id: str,
+        filters: list[list[Condition]],
+        result_ids: list[str] | None,
+        after: str = "",
+        limit: int = 1000,
+    ) -> list[ResultRow]:
+        sql, params = matching(
+            RESULTS.what, filters, RESULT_COLUMNS, session_id, result_ids, after, limit
+        )
+        return [ResultRow(**dict(r)) for r in await self.db.fetch(sql, *params)]
 
     async def insert(self, conn: asyncpg.Connection, results: list[ResultRow]) -> None:
         await self.copy_in(conn, (tuple(getattr(r, c) for c in self.columns) for r in results))

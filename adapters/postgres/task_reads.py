@@ -22,10 +22,17 @@ class PostgresTaskReads:
     db: PostgresDatabase
 
     async def get_task(self, task_id: str) -> TaskData | None:
-        row = await self.db.fetchrow(
-            f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1 LIMIT 1", task_id
+        found = await self.get_tasks([task_id])
+        return found[0] if found else None
+
+    async def get_tasks(self, task_ids: list[str]) -> list[TaskData]:
+        # One probe of tasks_by_id per id (see tasks_table.sessions_of).
+        rows = await self.db.fetch(
+            f"SELECT {TASK_COLUMNS} FROM unnest($1::text[]) AS k(id),"
+            " LATERAL (SELECT * FROM tasks WHERE task_id = k.id LIMIT 1) t ORDER BY task_id",
+            sorted(set(task_ids)),
         )
-        return TaskData(**dict(row)) if row is not None else None
+        return [TaskData(**dict(r)) for r in rows]
 
     async def query(self, query: TasksQuery) -> tuple[list[TaskData], int]:
         rows, total = await fetch_page(self.db, query, TASK_COLUMNS)

@@ -5,11 +5,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from adapters.postgres.keyset import in_span
+from adapters.postgres.list_queries import matching
 from adapters.postgres.session_rows import PostgresSessionRows
 from adapters.postgres.task_reads import PostgresTaskReads
 from lifecycle.domain import TaskOptions
 from lifecycle.statuses import ResultStatus, TaskStatus
 from stores.keyset import Span
+from stores.queries import TASKS, Condition
 from stores.tasks import TaskChange, TaskRecord, TaskRow
 
 
@@ -23,6 +25,19 @@ class PostgresTasksTable(PostgresSessionRows, PostgresTaskReads):
             conn,
             ((t.session_id, t.task_id, t.status, t.priority, t.partition_id) for t in tasks),
         )
+
+    async def matching(
+        self,
+        session_id: str,
+        filters: list[list[Condition]],
+        task_ids: list[str] | None,
+        after: str = "",
+        limit: int = 1000,
+    ) -> list[TaskRecord]:
+        sql, params = matching(
+            TASKS.what, filters, RECORD_COLUMNS, session_id, task_ids, after, limit
+        )
+        return [_record(r) for r in await self.db.fetch(sql, *params)]
 
     async def rows(
         self,

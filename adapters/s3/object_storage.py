@@ -191,6 +191,16 @@ class S3ObjectStorage:
             async with response["Body"] as body:
                 return await body.read()
 
+    async def size(self, key: str) -> int | None:
+        async with asyncio.timeout(self.call_timeout):
+            try:
+                response = await self.s3.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as e:
+                if e.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                    return None
+                raise
+            return response["ContentLength"]
+
     async def delete(self, keys: list[str]) -> None:
         """Delete the objects, 1,000 keys a call, the calls side by side within the process's
         window; a key with no object is not an error, so a retry is harmless."""

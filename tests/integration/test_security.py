@@ -13,13 +13,17 @@ from pathlib import Path
 
 import grpc
 import pytest
+from armonik.client import ArmoniKResults, ArmoniKTasks
+from armonik.common import Result, TaskDefinition
 from armonik.common.channel import create_channel
 from armonik.protogen.client.auth_service_pb2_grpc import AuthenticationStub
 from armonik.protogen.client.partitions_service_pb2_grpc import PartitionsStub
+from armonik.protogen.client.results_service_pb2_grpc import ResultsStub
 from armonik.protogen.client.sessions_service_pb2_grpc import SessionsStub
 from armonik.protogen.client.versions_service_pb2_grpc import VersionsStub
 from armonik.protogen.common import auth_common_pb2 as auth_pb
 from armonik.protogen.common import partitions_common_pb2 as partitions_pb
+from armonik.protogen.common import results_common_pb2 as results_pb
 from armonik.protogen.common import sessions_common_pb2 as sessions_pb
 from armonik.protogen.common import versions_common_pb2 as versions_pb
 from armonik.protogen.common.objects_pb2 import TaskOptions
@@ -30,6 +34,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from adapters.postgres.auth_table import PostgresAuthTable
 from api.server import build_server
 from client.remote import operation_request
+from lifecycle.domain import Partition
 from lifecycle.registry import ON_ONE_SESSION, OPERATIONS, SESSIONS_SERVICE
 from lifecycle.statuses import Operation, SessionStatus
 from security.certs import DEV_USERS, Authority, fingerprint
@@ -394,6 +399,56 @@ def cli(stack, settings) -> Cli:
             "COLUMNS": "200",
         }
     )
+
+
+async def test_the_work_writes_are_audited(client, secure_api, pki):
+    """Each write of Tasks and Results goes in the audit trail with its user, its session and
+    its answer (an upload's and a cancellation's session come from their answers), and so does
+    a reader's refused creation; no read does."""
+    partition = f"audit-{os.getpid()}"
+    await client.stores.partitions.upsert(Partition(partition))
+    session_id = (await client.create([partition], OPTIONS)).session_id
+
+    def work():
+        with channel_as(pki, secure_api, "operator") as channel:
+            results, tasks = ArmoniKResults(channel), ArmoniKTasks(channel)
+            made = results.create_results_metadata(["out", "in"], session_id)
+            payload = results.create_results({"p": b"p"}, session_id)["p"].result_id
+            task = tasks.submit_tasks(
+                session_id, [TaskDefinition(payload, [made["out"].result_id])]
+            )[0]
+            results.upload_result_data(made["in"].result_id, session_id, b"in")
+            results.list_results(Result.session_id == session_id)
+            tasks.cancel_tasks([task.id])
+            results.delete_result_data([payload], session_id)
+            imported = code_of(
+                lambda c: ResultsStub(c).ImportResultsData(
+                    results_pb.ImportResultsDataRequest(session_id=session_id)
+                ),
+                channel,
+            )
+        with channel_as(pki, secure_api, "reader") as channel:
+            denied = code_of(
+                lambda c: ArmoniKResults(c).create_results({"x": b"x"}, session_id), channel
+            )
+        return imported, denied
+
+    imported, denied = await asyncio.to_thread(work)
+    assert denied is not None and denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    trail = [
+        (e.requested_by, e.permission, e.code)
+        for e in await client.stores.audit.of_session(session_id)
+    ]
+    assert trail == [
+        ("operator", "Results:CreateResultsMetaData", "OK"),
+        ("operator", "Results:CreateResults", "OK"),
+        ("operator", "Tasks:SubmitTasks", "OK"),
+        ("operator", "Results:UploadResultData", "OK"),
+        ("operator", "Tasks:CancelTasks", "OK"),
+        ("operator", "Results:DeleteResultsData", "OK"),
+        ("operator", "Results:ImportResultsData", imported.code().name if imported else "OK"),
+        ("reader", "Results:CreateResults", "PERMISSION_DENIED"),
+    ]
 
 
 async def test_the_cli_calls_the_api_over_mutual_tls_and_lists_the_audit_trail(

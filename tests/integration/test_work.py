@@ -139,6 +139,38 @@ async def test_a_streamed_upload_is_kept_whole_with_its_size(work, stores, sessi
     await assert_invariants(stores, session)
 
 
+async def test_a_failed_upload_leaves_no_object(work, stores, session):
+    """A stream that breaks after its multipart upload began, one that breaks before, and one
+    that ends after another call completed the result meanwhile (refused at the commit): each
+    leaves no object and the result as it was; only the upload that won keeps its object."""
+    [result] = await work.create_results_metadata(session, ["r"])
+
+    async def breaking(size):
+        yield b"x" * size
+        raise OSError("the client went away")
+
+    for size in (17 * 2**20, 10):
+        with pytest.raises(OSError):
+            await work.upload_result_data(session, result.result_id, breaking(size))
+        assert await stores.objects.keys(f"{session}/") == []
+    row = (await results(stores, session, [result.result_id]))[result.result_id]
+    assert row.status == R.CREATED
+
+    won = []
+
+    async def overtaken():
+        yield b"late"
+        won.append(await work.upload_result_data(session, result.result_id, chunks_of(b"won", 3)))
+
+    with pytest.raises(Refused) as refused:
+        await work.upload_result_data(session, result.result_id, overtaken())
+    assert refused.value.kind == FAILED_PRECONDITION
+    assert await stores.objects.keys(f"{session}/") == [won[0].opaque_id]
+    data = b"".join([c async for c in await work.download(session, result.result_id)])
+    assert data == b"won"
+    await assert_invariants(stores, session)
+
+
 async def _refusal(work, session_id, requests) -> str:
     with pytest.raises(Refused) as refused:
         await work.submit_tasks(session_id, requests)

@@ -105,8 +105,18 @@ def test_each_operation_has_its_permission_and_is_audited(operation):
     assert spec.permission in MUTATING
 
 
-def test_only_operations_are_audited_as_changes():
-    assert {spec.permission for spec in OPERATIONS.values()} == MUTATING
+def test_every_change_is_audited_and_no_read():
+    """The session operations and the work writes, derived from what does not only look."""
+    writes = {
+        "Tasks:SubmitTasks",
+        "Tasks:CancelTasks",
+        "Results:CreateResultsMetaData",
+        "Results:CreateResults",
+        "Results:UploadResultData",
+        "Results:DeleteResultsData",
+        "Results:ImportResultsData",
+    }
+    assert {spec.permission for spec in OPERATIONS.values()} | writes == MUTATING
 
 
 @pytest.mark.parametrize("operation", list(Operation))
