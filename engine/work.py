@@ -450,6 +450,13 @@ class Work:
         await self.relay(seqs)
         return now[0]
 
+    async def status_of(self, session_id: str, task_id: str) -> TaskStatus | None:
+        """The task's status as committed (None if gone): what a running task's agent polls to
+        learn that it was cancelled (issue 19)."""
+        async with self.stores.db.connection() as conn:
+            found = await self.stores.tasks.get_many(conn, session_id, [task_id])
+        return TaskStatus(found[0].status) if found else None
+
     async def release(self, session_id: str, task_id: str, pod_id: str) -> bool:
         """Give back a DISPATCHED task not started (an agent stopping, a lease lapsed): it goes
         where a ready task of its session goes (SUBMITTED and queued; PAUSED in a PAUSED

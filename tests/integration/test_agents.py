@@ -1,0 +1,132 @@
+"""The compute plane end to end (issue 19): tasks submitted through the real API with the
+`armonik` client as shipped, run by two polling agents (`python -m agent`, real processes) on
+the sample worker written with the official SDK (samples/worker.py); outputs downloaded and
+checked. Then a worker SIGKILLed mid-task: its task is retried and completes once."""
+
+import asyncio
+import os
+import signal
+import uuid
+
+import grpc
+import pytest
+from armonik.client import ArmoniKResults, ArmoniKTasks
+from armonik.common import TaskDefinition
+
+from lifecycle.domain import Partition, TaskOptions
+from lifecycle.statuses import ResultStatus, TaskStatus
+from tests.integration.snapshot import assert_invariants
+
+pytestmark = pytest.mark.stack
+
+TASKS = 60
+
+
+@pytest.fixture
+async def agents(stack, client):
+    partition = f"agents-{uuid.uuid4().hex[:8]}"
+    await client.stores.partitions.upsert(Partition(partition))
+    started = [stack.agent(partition) for _ in range(2)]
+    try:
+        await asyncio.gather(*(asyncio.to_thread(a.start) for a in started))
+        yield partition, started
+    finally:
+        for agent in started:
+            await asyncio.to_thread(agent.stop)
+
+
+def submit(channel, session, payloads: list[bytes]):
+    results, tasks = ArmoniKResults(channel), ArmoniKTasks(channel)
+    names = [f"p{n}" for n in range(len(payloads))]
+    made = results.create_results(dict(zip(names, payloads, strict=True)), session, batch_size=50)
+    outputs = results.create_results_metadata([f"o{n}" for n in range(len(payloads))], session)
+    definitions = [
+        TaskDefinition(made[f"p{n}"].result_id, [outputs[f"o{n}"].result_id])
+        for n in range(len(payloads))
+    ]
+    submitted = tasks.submit_tasks(session, definitions)
+    return [outputs[f"o{n}"].result_id for n in range(len(payloads))], submitted
+
+
+async def wait_until_final(stores, session, count: int) -> dict[str, int]:
+    """The session's tasks, once there are `count` and each is final."""
+    while True:
+        rows = {t.task_id: t.status async for c in stores.tasks.chunks(session) for t in c}
+        settled = {TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.RETRIED, TaskStatus.CANCELLED}
+        if len(rows) >= count and all(s in settled for s in rows.values()):
+            return rows
+        await asyncio.sleep(0.2)
+
+
+async def test_agents_run_a_workload_of_the_sample_worker(client, stores, api, agents):
+    partition, _ = agents
+    session = (await client.create([partition], TaskOptions(60, 2, 1, partition))).session_id
+    payloads = [f"task {n}".encode() for n in range(TASKS)]
+    payloads += [b"sub:handed on", b"fail:no good"]
+    with grpc.insecure_channel(api) as channel:
+        outputs, submitted = await asyncio.to_thread(submit, channel, session, payloads)
+        # The subtask is one more task.
+        rows = await asyncio.wait_for(wait_until_final(stores, session, len(payloads) + 1), 120)
+        by_id = {t.id: t for t in submitted}
+        assert rows[submitted[-1].id] == TaskStatus.ERROR
+        completed = [t for t, s in rows.items() if s == TaskStatus.COMPLETED]
+        assert len(completed) == len(payloads)  # every task but the failing one, and the child
+        results = ArmoniKResults(channel)
+        data = await asyncio.to_thread(
+            lambda: [results.download_result_data(o, session) for o in outputs[:-1]]
+        )
+    assert data[:TASKS] == [p.upper() for p in payloads[:TASKS]]
+    assert data[TASKS] == b"HANDED ON"
+    assert set(by_id) <= set(rows)
+    async with stores.db.connection() as conn:
+        last = (await stores.results.get_many(conn, session, [outputs[-1]]))[outputs[-1]]
+    assert last.status == ResultStatus.ABORTED
+    await assert_invariants(stores, session)
+
+
+async def test_a_killed_worker_s_task_is_retried_and_completes_once(client, stores, api, agents):
+    partition, started = agents
+    session = (await client.create([partition], TaskOptions(60, 3, 1, partition))).session_id
+    with grpc.insecure_channel(api) as channel:
+        outputs, submitted = await asyncio.to_thread(
+            submit, channel, session, [b"sleep:3:slow one"]
+        )
+        task_id = submitted[0].id
+        task = await asyncio.wait_for(processing(stores, session, task_id), 60)
+        owner = next(a for a in started if task.owner_pod_id.endswith(f"-{a.pid}"))
+        workers = _children(owner.pid)
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        rows = await asyncio.wait_for(wait_until_final(stores, session, 2), 120)
+        data = await asyncio.to_thread(
+            ArmoniKResults(channel).download_result_data, outputs[0], session
+        )
+    assert rows[task_id] == TaskStatus.RETRIED
+    assert sorted(rows.values()) == sorted([TaskStatus.RETRIED, TaskStatus.COMPLETED])
+    assert data == b"SLOW ONE"
+    await assert_invariants(stores, session)
+
+
+async def processing(stores, session: str, task_id: str):
+    """The task, once an agent runs it."""
+    while True:
+        async with stores.db.connection() as conn:
+            task = (await stores.tasks.get_many(conn, session, [task_id]))[0]
+        if task.status == TaskStatus.PROCESSING:
+            return task
+        await asyncio.sleep(0.05)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the agent's worker)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
