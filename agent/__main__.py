@@ -31,6 +31,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         poll_seconds=settings.agent_poll_seconds,
         cancel_poll_seconds=settings.agent_cancel_poll_seconds,
         worker_start_seconds=settings.agent_worker_start_seconds,
+        lease_seconds=settings.agent_lease_seconds,
     )
     try:
         await agent.serve()

@@ -47,6 +47,7 @@ class Agent:
         poll_seconds: float = 0.2,
         cancel_poll_seconds: float = 0.5,
         worker_start_seconds: float = 30.0,
+        lease_seconds: float = 6.0,
     ) -> None:
         self.work = work
         self.pod_id = pod_id
@@ -57,6 +58,7 @@ class Agent:
         self.poll_seconds = poll_seconds
         self.cancel_poll_seconds = cancel_poll_seconds
         self.worker_start_seconds = worker_start_seconds
+        self.lease_seconds = lease_seconds
         self.service = AgentService(work)
         self.worker = WorkerProcess(
             worker_command, folder, self.agent_socket, log_dir / f"{pod_id}-worker.log"
@@ -80,7 +82,43 @@ class Agent:
             await self._server.stop(None)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Take and run tasks until `stop` is set; the task running then is finished first."""
+        """Take and run tasks until `stop` is set; the task running then is finished first.
+        The lease is renewed (and the partition's dead agents reaped) meanwhile."""
+        leases = self.work.stores.leases
+        if leases is not None:
+            await leases.renew(self.pod_id, self.partition_id, self.lease_seconds)
+        keeping = asyncio.create_task(self._keep_lease())
+        try:
+            await self._poll(stop)
+        finally:
+            keeping.cancel()
+        # Stopped cleanly, holding nothing: no one need wait for the lease to lapse.
+        await self.work.give_back(self.pod_id, self.partition_id)
+        if leases is not None:
+            await leases.forget(self.pod_id, self.partition_id)
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease every third of its length, and reap the agents of the partition
+        whose lease lapsed: a dead agent's tasks go back or are retried within
+        lease_seconds * 4/3 (plus the reap's own time) of its last renewal, while one agent of
+        its partition lives."""
+        leases = self.work.stores.leases
+        if leases is None:
+            return
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await leases.renew(self.pod_id, self.partition_id, self.lease_seconds)
+                for dead in await leases.lapsed(self.partition_id):
+                    if dead != self.pod_id:
+                        reaped = await self.work.reap(dead, self.partition_id)
+                        await leases.forget(dead, self.partition_id)
+                        log.info("reaped agent %s: %d tasks", dead, reaped)
+            except Exception as error:
+                # A store out of reach: the next round tries again.
+                log.warning("lease: %s: %s", type(error).__name__, error)
+
+    async def _poll(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             tasks = await self.work.take(self.partition_id, 1, self.pod_id)
             if not tasks:

@@ -3,6 +3,7 @@ where to serve and where its agent serves by the ComputePlane__* environment var
 unix domain sockets."""
 
 import asyncio
+import ctypes
 import os
 import shlex
 import signal
@@ -26,6 +27,16 @@ def worker_env(worker_socket: Path, agent_socket: Path) -> dict[str, str]:
         "ComputePlane__AgentChannel__SocketType": "unixdomainsocket",
         "ComputePlane__AgentChannel__Address": str(agent_socket),
     }
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before it runs the worker: a SIGKILLed agent takes its worker with it (as a
+    compute pod's containers go together), so no orphan serves a stale socket."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class WorkerProcess:
@@ -53,7 +64,12 @@ class WorkerProcess:
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             self.process = await asyncio.create_subprocess_exec(
-                *self.command, env=env, stdout=log, stderr=log, start_new_session=True
+                *self.command,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         finally:
             os.close(log)

@@ -475,6 +475,24 @@ class Work:
         await self.relay(seqs)
         return bool(changed)
 
+    async def reap(self, pod_id: str, partition_id: str) -> int:
+        """What a dead agent (its lease lapsed) held: the entries it took and never settled go
+        back (give_back), its DISPATCHED tasks are released, its PROCESSING ones failed as a
+        crash (RETRIED while retries remain). Safe to repeat, and to run in several reapers at
+        once: each change is conditional on the dead agent still owning the task. How many
+        tasks it held."""
+        await self.give_back(pod_id, partition_id)
+        held = await self.stores.tasks.held_by([pod_id])
+        for task in held:
+            if task.status == T.DISPATCHED and await self.release(
+                task.session_id, task.task_id, pod_id
+            ):
+                continue
+            await self.fail(
+                task.session_id, task.task_id, pod_id, "its agent's lease lapsed", retriable=True
+            )
+        return len(held)
+
     # The queue outbox.
 
     async def relay(self, seqs: list[int] | None = None, limit: int = RELAY_BATCH) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from stores.audit import AuditLog
 from stores.auth import AuthTable
 from stores.database import Database
+from stores.leases import Leases
 from stores.objects import ObjectStorage
 from stores.operations import OperationsLog
 from stores.partitions import PartitionsTable
@@ -27,3 +28,5 @@ class StoreSet:
     auth: AuthTable
     queue: Queue
     objects: ObjectStorage
+    # The agents' leases (issue 19); None where no agent runs (the workflow tests' fakes).
+    leases: Leases | None = None

@@ -26,7 +26,8 @@ TASKS = 60
 async def agents(stack, client):
     partition = f"agents-{uuid.uuid4().hex[:8]}"
     await client.stores.partitions.upsert(Partition(partition))
-    started = [stack.agent(partition) for _ in range(2)]
+    # A short lease, so that a killed agent's task is reaped quickly.
+    started = [stack.agent(partition, AGENT_LEASE_SECONDS=2) for _ in range(2)]
     try:
         await asyncio.gather(*(asyncio.to_thread(a.start) for a in started))
         yield partition, started
@@ -105,6 +106,56 @@ async def test_a_killed_worker_s_task_is_retried_and_completes_once(client, stor
     assert sorted(rows.values()) == sorted([TaskStatus.RETRIED, TaskStatus.COMPLETED])
     assert data == b"SLOW ONE"
     await assert_invariants(stores, session)
+
+
+async def test_a_killed_agent_s_task_is_reaped_and_runs_elsewhere(client, stores, api, agents):
+    partition, started = agents
+    session = (await client.create([partition], TaskOptions(60, 3, 1, partition))).session_id
+    with grpc.insecure_channel(api) as channel:
+        outputs, submitted = await asyncio.to_thread(submit, channel, session, [b"sleep:3:orphan"])
+        task_id = submitted[0].id
+        task = await asyncio.wait_for(processing(stores, session, task_id), 60)
+        owner = next(a for a in started if task.owner_pod_id.endswith(f"-{a.pid}"))
+        os.kill(owner.pid, signal.SIGKILL)
+        rows = await asyncio.wait_for(wait_until_final(stores, session, 2), 120)
+        data = await asyncio.to_thread(
+            ArmoniKResults(channel).download_result_data, outputs[0], session
+        )
+    assert rows[task_id] == TaskStatus.RETRIED
+    assert sorted(rows.values()) == sorted([TaskStatus.RETRIED, TaskStatus.COMPLETED])
+    assert data == b"ORPHAN"
+    retry = next(t for t in rows if t != task_id)
+    async with stores.db.connection() as conn:
+        ran = (await stores.tasks.get_many(conn, session, [retry]))[0]
+    assert ran.owner_pod_id != task.owner_pod_id
+    await assert_invariants(stores, session)
+
+
+async def test_cancel_stops_the_running_call(client, stores, api, agents):
+    partition, started = agents
+    session = (await client.create([partition], TaskOptions(120, 3, 1, partition))).session_id
+    with grpc.insecure_channel(api) as channel:
+        _, submitted = await asyncio.to_thread(submit, channel, session, [b"sleep:100:long"])
+        task_id = submitted[0].id
+        task = await asyncio.wait_for(processing(stores, session, task_id), 60)
+        owner = next(a for a in started if task.owner_pod_id.endswith(f"-{a.pid}"))
+        before = _children(owner.pid)
+        await asyncio.to_thread(ArmoniKTasks(channel).cancel_tasks, [task_id])
+    # The agent abandons the call and relaunches its worker, long before the sleep would end.
+    await asyncio.wait_for(relaunched(owner.pid, before), 60)
+    async with stores.db.connection() as conn:
+        ended = (await stores.tasks.get_many(conn, session, [task_id]))[0]
+    assert ended.status == TaskStatus.CANCELLED
+    await assert_invariants(stores, session)
+
+
+async def relaunched(pid: int, before: list[int]) -> None:
+    """Once the agent's worker is a new process."""
+    while True:
+        now = _children(pid)
+        if now and set(now).isdisjoint(before):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def processing(stores, session: str, task_id: str):
