@@ -25,6 +25,7 @@ from agent.service import AgentService, Running, fetch_into
 from agent.worker_process import WorkerProcess
 from engine.work import Work, new_object_key
 from lifecycle.statuses import TaskStatus
+from stores import failures
 from stores.tasks import TaskRecord
 from wire.messages import task_options_message
 
@@ -120,7 +121,15 @@ class Agent:
 
     async def _poll(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            tasks = await self.work.take(self.partition_id, 1, self.pod_id)
+            try:
+                tasks = await self.work.take(self.partition_id, 1, self.pod_id)
+            except Exception as error:
+                # A store out of reach: poll again later. An entry taken but not acquired stays
+                # in the in-flight set, for give_back.
+                if not (failures.is_down(error) or failures.is_timeout(error)):
+                    raise
+                log.warning("take: %s: %s", type(error).__name__, error)
+                tasks = []
             if not tasks:
                 try:
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
@@ -214,7 +223,13 @@ class Agent:
         """Return once the task is no longer PROCESSING (a Cancel reached it)."""
         while True:
             await asyncio.sleep(self.cancel_poll_seconds)
-            status = await self.work.status_of(session_id, task_id)
+            try:
+                status = await self.work.status_of(session_id, task_id)
+            except Exception as error:
+                # The database out of reach says nothing of the task: it runs on.
+                if not (failures.is_down(error) or failures.is_timeout(error)):
+                    raise
+                continue
             if status != TaskStatus.PROCESSING:
                 return
 

@@ -8,14 +8,16 @@ import asyncio
 import os
 import signal
 import uuid
+from datetime import timedelta
 
 import grpc
 import pytest
 from armonik.client import ArmoniKResults, ArmoniKTasks
 from armonik.common import TaskDefinition
+from armonik.common import TaskOptions as ArmoniKTaskOptions
 
 from lifecycle.domain import Partition, TaskOptions
-from lifecycle.statuses import ResultStatus, TaskStatus
+from lifecycle.statuses import NON_FINAL_TASK_STATUSES, ResultStatus, TaskStatus
 from tests.integration.snapshot import assert_invariants
 
 pytestmark = pytest.mark.stack
@@ -37,13 +39,14 @@ async def agents(stack, client):
             await asyncio.to_thread(agent.stop)
 
 
-def submit(channel, session, payloads: list[bytes]):
+def submit(channel, session, payloads: list[bytes], max_duration: timedelta | None = None):
     results, tasks = ArmoniKResults(channel), ArmoniKTasks(channel)
     names = [f"p{n}" for n in range(len(payloads))]
     made = results.create_results(dict(zip(names, payloads, strict=True)), session, batch_size=50)
     outputs = results.create_results_metadata([f"o{n}" for n in range(len(payloads))], session)
+    options = max_duration and ArmoniKTaskOptions(max_duration, 1, 1, "")
     definitions = [
-        TaskDefinition(made[f"p{n}"].result_id, [outputs[f"o{n}"].result_id])
+        TaskDefinition(made[f"p{n}"].result_id, [outputs[f"o{n}"].result_id], options=options)
         for n in range(len(payloads))
     ]
     submitted = tasks.submit_tasks(session, definitions)
@@ -54,8 +57,7 @@ async def wait_until_final(stores, session, count: int) -> dict[str, int]:
     """The session's tasks, once there are `count` and each is final."""
     while True:
         rows = {t.task_id: t.status async for c in stores.tasks.chunks(session) for t in c}
-        settled = {TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.RETRIED, TaskStatus.CANCELLED}
-        if len(rows) >= count and all(s in settled for s in rows.values()):
+        if len(rows) >= count and not set(rows.values()) & NON_FINAL_TASK_STATUSES:
             return rows
         await asyncio.sleep(0.2)
 
@@ -67,10 +69,14 @@ async def test_agents_run_a_workload_of_the_sample_worker(client, stores, api, a
     payloads += [b"sub:handed on", b"fail:no good"]
     with grpc.insecure_channel(api) as channel:
         outputs, submitted = await asyncio.to_thread(submit, channel, session, payloads)
-        # The subtask is one more task.
-        rows = await asyncio.wait_for(wait_until_final(stores, session, len(payloads) + 1), 120)
+        late = await asyncio.to_thread(
+            submit, channel, session, [b"sleep:30:late"], timedelta(seconds=1)
+        )
+        # The subtask and the late task are two more.
+        rows = await asyncio.wait_for(wait_until_final(stores, session, len(payloads) + 2), 120)
         by_id = {t.id: t for t in submitted}
         assert rows[submitted[-1].id] == TaskStatus.ERROR
+        assert rows[late[1][0].id] == TaskStatus.TIMEOUT
         completed = [t for t, s in rows.items() if s == TaskStatus.COMPLETED]
         assert len(completed) == len(payloads)  # every task but the failing one, and the child
         results = ArmoniKResults(channel)
