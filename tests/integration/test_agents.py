@@ -2,7 +2,8 @@
 `armonik` client as shipped, run by two polling agents (`python -m agent`, real processes) on
 the sample worker written with the official SDK (samples/worker.py); outputs downloaded and
 checked. Then a worker, and an agent, SIGKILLed mid-task: the task is retried and completes
-once; and a Cancel that stops the running call."""
+once; a Cancel that stops the running call; a Pause after whose answer no task starts, and a
+Resume that runs the rest."""
 
 import asyncio
 import os
@@ -17,7 +18,7 @@ from armonik.common import TaskDefinition
 from armonik.common import TaskOptions as ArmoniKTaskOptions
 
 from lifecycle.domain import Partition, TaskOptions
-from lifecycle.statuses import NON_FINAL_TASK_STATUSES, ResultStatus, TaskStatus
+from lifecycle.statuses import NON_FINAL_TASK_STATUSES, Operation, ResultStatus, TaskStatus
 from tests.integration.snapshot import assert_invariants
 
 pytestmark = pytest.mark.stack
@@ -56,7 +57,7 @@ def submit(channel, session, payloads: list[bytes], max_duration: timedelta | No
 async def wait_until_final(stores, session, count: int) -> dict[str, int]:
     """The session's tasks, once there are `count` and each is final."""
     while True:
-        rows = {t.task_id: t.status async for c in stores.tasks.chunks(session) for t in c}
+        rows = await statuses(stores, session)
         if len(rows) >= count and not set(rows.values()) & NON_FINAL_TASK_STATUSES:
             return rows
         await asyncio.sleep(0.2)
@@ -172,3 +173,55 @@ def _children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+async def test_no_task_starts_after_pause_answered_and_resume_runs_the_rest(
+    client, stores, api, agents
+):
+    """Once Pause has answered, a task that had not started never starts (the ones running
+    finish); after Resume every task completes."""
+    partition, _ = agents
+    session = (await client.create([partition], TaskOptions(60, 2, 1, partition))).session_id
+    count = 40
+    with grpc.insecure_channel(api) as channel:
+        outputs, _ = await asyncio.to_thread(
+            submit, channel, session, [f"sleep:0.1:t{n}".encode() for n in range(count)]
+        )
+        await asyncio.wait_for(some_completed(stores, session), 60)
+        await client.run(Operation.PAUSE, session)
+        at_pause = await statuses(stores, session)
+        started = {
+            t for t, s in at_pause.items() if s in (TaskStatus.PROCESSING, TaskStatus.COMPLETED)
+        }
+        await asyncio.wait_for(none_processing(stores, session), 60)
+        after = await statuses(stores, session)
+        assert {t for t, s in after.items() if s == TaskStatus.COMPLETED} <= started
+        assert {s for t, s in after.items() if t not in started} == {TaskStatus.PAUSED}
+        await assert_invariants(stores, session)
+        await client.run(Operation.RESUME, session)
+        rows = await asyncio.wait_for(wait_until_final(stores, session, count), 120)
+        data = await asyncio.to_thread(
+            lambda: [ArmoniKResults(channel).download_result_data(o, session) for o in outputs]
+        )
+    assert set(rows.values()) == {TaskStatus.COMPLETED}
+    assert data == [f"T{n}".encode() for n in range(count)]
+    await assert_invariants(stores, session)
+
+
+async def statuses(stores, session: str) -> dict[str, int]:
+    return {t.task_id: t.status async for c in stores.tasks.chunks(session) for t in c}
+
+
+async def some_completed(stores, session: str) -> None:
+    while True:
+        if TaskStatus.COMPLETED in (await statuses(stores, session)).values():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def none_processing(stores, session: str) -> None:
+    while True:
+        found = set((await statuses(stores, session)).values())
+        if not found & {TaskStatus.PROCESSING, TaskStatus.DISPATCHED}:
+            return
+        await asyncio.sleep(0.05)
