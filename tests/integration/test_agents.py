@@ -16,6 +16,8 @@ import pytest
 from armonik.client import ArmoniKResults, ArmoniKTasks
 from armonik.common import TaskDefinition
 from armonik.common import TaskOptions as ArmoniKTaskOptions
+from armonik.protogen.common import agent_common_pb2 as agent_pb
+from armonik.protogen.worker.agent_service_pb2_grpc import AgentStub
 
 from lifecycle.domain import Partition, TaskOptions
 from lifecycle.statuses import NON_FINAL_TASK_STATUSES, Operation, ResultStatus, TaskStatus
@@ -91,6 +93,36 @@ async def test_agents_run_a_workload_of_the_sample_worker(client, stores, api, a
         last = (await stores.results.get_many(conn, session, [outputs[-1]]))[outputs[-1]]
     assert last.status == ResultStatus.ABORTED
     await assert_invariants(stores, session)
+
+
+async def test_the_agent_service_answers_only_the_running_task(stack, agents):
+    """A call without the running task's token is refused; the data calls ArmoniK.Core's agent
+    does not implement answer UNIMPLEMENTED."""
+    _, started = agents
+    sockets = list((stack.state_dir / "agents").glob(f"*-{started[0].pid}/agent.sock"))
+    assert len(sockets) == 1
+
+    def calls() -> list:
+        with grpc.insecure_channel(f"unix://{sockets[0]}") as channel:
+            agent, token = AgentStub(channel), "not the running task's"
+            codes = []
+            for call in (
+                lambda: agent.NotifyResultData(
+                    agent_pb.NotifyResultDataRequest(communication_token=token)
+                ),
+                lambda: agent.SubmitTasks(agent_pb.SubmitTasksRequest(communication_token=token)),
+                lambda: agent.GetCommonData(agent_pb.DataRequest(communication_token=token)),
+            ):
+                try:
+                    call()
+                    codes.append(None)
+                except grpc.RpcError as error:
+                    codes.append(error.code())
+            return codes
+
+    codes = await asyncio.to_thread(calls)
+    S = grpc.StatusCode
+    assert codes == [S.FAILED_PRECONDITION, S.FAILED_PRECONDITION, S.UNIMPLEMENTED]
 
 
 @pytest.mark.parametrize("victim", ["worker", "agent"])
