@@ -22,6 +22,7 @@ from armonik.protogen.worker.agent_service_pb2_grpc import AgentStub
 from lifecycle.domain import Partition, TaskOptions
 from lifecycle.statuses import NON_FINAL_TASK_STATUSES, Operation, ResultStatus, TaskStatus
 from tests.integration.snapshot import assert_invariants
+from tests.support import status_codes
 
 pytestmark = pytest.mark.stack
 
@@ -105,20 +106,17 @@ async def test_the_agent_service_answers_only_the_running_task(stack, agents):
     def calls() -> list:
         with grpc.insecure_channel(f"unix://{sockets[0]}") as channel:
             agent, token = AgentStub(channel), "not the running task's"
-            codes = []
-            for call in (
-                lambda: agent.NotifyResultData(
-                    agent_pb.NotifyResultDataRequest(communication_token=token)
-                ),
-                lambda: agent.SubmitTasks(agent_pb.SubmitTasksRequest(communication_token=token)),
-                lambda: agent.GetCommonData(agent_pb.DataRequest(communication_token=token)),
-            ):
-                try:
-                    call()
-                    codes.append(None)
-                except grpc.RpcError as error:
-                    codes.append(error.code())
-            return codes
+            return status_codes(
+                (
+                    lambda: agent.NotifyResultData(
+                        agent_pb.NotifyResultDataRequest(communication_token=token)
+                    ),
+                    lambda: agent.SubmitTasks(
+                        agent_pb.SubmitTasksRequest(communication_token=token)
+                    ),
+                    lambda: agent.GetCommonData(agent_pb.DataRequest(communication_token=token)),
+                )
+            )
 
     codes = await asyncio.to_thread(calls)
     S = grpc.StatusCode
