@@ -17,6 +17,8 @@ COPY telemetry telemetry
 COPY admin admin
 COPY api api
 COPY client client
+COPY agent agent
+COPY samples samples
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["python", "-m", "worker"]

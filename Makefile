@@ -20,10 +20,16 @@ $(VENV)/.installed: pyproject.toml
 # The whole stack in the foreground, state in .state/; Ctrl-C stops it. make run WORKERS=3
 # starts three workers on one task queue; a worker that dies is restarted. make run TLS=1
 # serves the API over mutual TLS with development certificates in .state/certs/.
+# AGENTS=N polling agents (default 2) run tasks on AGENT_PARTITIONS (comma-separated, dealt in
+# turn; default the default partition), each launching AGENT_WORKER (default samples/worker.py).
 WORKERS ?= 1
 TLS ?=
+AGENTS ?= 2
+AGENT_PARTITIONS ?=
+AGENT_WORKER ?=
 run: $(VENV)/.installed
-	$(PYTHON) -m stack --workers $(WORKERS) $(if $(TLS),--tls)
+	$(PYTHON) -m stack --workers $(WORKERS) $(if $(TLS),--tls) --agents $(AGENTS) \
+		--agent-partitions "$(AGENT_PARTITIONS)" --agent-worker "$(AGENT_WORKER)"
 
 # The Python code of the project's own protos (ArmoniK's come from the armonik package).
 protos: $(VENV)/.installed

@@ -15,6 +15,7 @@ from adapters.postgres.partitions_table import PostgresPartitionsTable
 from adapters.postgres.results_table import PostgresResultsTable
 from adapters.postgres.sessions_table import PostgresSessionsTable
 from adapters.postgres.tasks_table import PostgresTasksTable
+from adapters.redis.leases import RedisLeases
 from adapters.redis.queue import RedisQueue
 from adapters.s3.object_storage import S3ObjectStorage
 from settings import Settings
@@ -97,7 +98,9 @@ class Stores(StoreSet):
         except BaseException:
             await tables["db"].close()
             raise
-        return cls(**tables, queue=queue, objects=objects)
+        # The leases live beside the queue, on its connection (both are Redis's).
+        leases = RedisLeases(queue.redis) if isinstance(queue, RedisQueue) else None
+        return cls(**tables, queue=queue, objects=objects, leases=leases)
 
     async def close(self) -> None:
         if self.changes is not None:

@@ -496,6 +496,13 @@ class Work:
         await self.relay(seqs)
         return now[0]
 
+    async def status_of(self, session_id: str, task_id: str) -> TaskStatus | None:
+        """The task's status as committed (None if gone): what a running task's agent polls to
+        learn that it was cancelled (issue 19)."""
+        async with self.stores.db.connection() as conn:
+            found = await self.stores.tasks.get_many(conn, session_id, [task_id])
+        return TaskStatus(found[0].status) if found else None
+
     async def release(self, session_id: str, task_id: str, pod_id: str) -> bool:
         """Give back a DISPATCHED task not started (an agent stopping, a lease lapsed): it goes
         where a ready task of its session goes (SUBMITTED and queued; PAUSED in a PAUSED
@@ -513,6 +520,24 @@ class Work:
             seqs = await self.stores.tasks.mark_for_queue(tx, session_id, [task_id])
         await self.relay(seqs)
         return bool(changed)
+
+    async def reap(self, pod_id: str, partition_id: str) -> int:
+        """What a dead agent (its lease lapsed) held: the entries it took and never settled go
+        back (give_back), its DISPATCHED tasks are released, its PROCESSING ones failed as a
+        crash (RETRIED while retries remain). Safe to repeat, and to run in several reapers at
+        once: each change is conditional on the dead agent still owning the task. How many
+        tasks it held."""
+        await self.give_back(pod_id, partition_id)
+        held = await self.stores.tasks.held_by([pod_id])
+        for task in held:
+            if task.status == T.DISPATCHED and await self.release(
+                task.session_id, task.task_id, pod_id
+            ):
+                continue
+            await self.fail(
+                task.session_id, task.task_id, pod_id, "its agent's lease lapsed", retriable=True
+            )
+        return len(held)
 
     # The queue outbox.
 

@@ -136,6 +136,24 @@ class Settings(BaseSettings):
     # that it stays small (and quick to replay) whatever the session's size.
     history_limit: int = DEFAULT_HISTORY_LIMIT
 
+    # A polling agent (`python -m agent`, issue 19): the partition it takes tasks from (unset:
+    # the default partition), the worker command it launches (a shell-style command line; unset:
+    # the sample worker), its pod id (unset: host and pid), and where it keeps its sockets and
+    # the tasks' data folder (unset: <state_dir>/agents/<pod id>).
+    agent_partition: str = ""
+    agent_worker: str = ""
+    agent_pod_id: str = ""
+    agent_dir: str = ""
+    # How long an idle agent waits before it polls its queue again, and how often a running
+    # task's row is read to learn that it was cancelled.
+    agent_poll_seconds: float = 0.2
+    agent_cancel_poll_seconds: float = 0.5
+    # An agent renews its lease every third of this; one not renewed for this long is dead,
+    # and the agents that see it reap its tasks.
+    agent_lease_seconds: float = 6.0
+    # How long a worker may take to answer its first HealthCheck after it is launched.
+    agent_worker_start_seconds: float = 30.0
+
     @property
     def store_timeout(self) -> float:
         """The longest any one store call (a statement, a pool checkout, an S3 or Redis

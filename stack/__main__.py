@@ -87,7 +87,10 @@ def run(argv: list[str]) -> int:
         if leftovers:
             names = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
             _say(f"stopped what a killed previous run left running: {names}")
-        return _serve(state_dir, workers=args.workers, tls=args.tls)
+        agents = _agent_plan(args.agents, args.agent_partitions)
+        return _serve(
+            state_dir, workers=args.workers, tls=args.tls, agents=agents, worker=args.agent_worker
+        )
     except KeyboardInterrupt:
         return 0
     finally:
@@ -114,12 +117,37 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--no-worker", dest="workers", action="store_const", const=0, help="run the servers only"
     )
     parser.add_argument(
+        "--agents",
+        type=int,
+        default=2,
+        metavar="N",
+        help="how many polling agents, each with its worker (default: 2; 0 for none)",
+    )
+    parser.add_argument(
+        "--agent-partitions",
+        default="",
+        metavar="P1,P2",
+        help="the partitions the agents take tasks from, dealt in turn (default: the default one)",
+    )
+    parser.add_argument(
+        "--agent-worker",
+        default="",
+        metavar="COMMAND",
+        help="the worker command each agent launches (default: the sample, samples/worker.py)",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         help="serve the API over mutual TLS, with development certificates in <state>/certs"
         " (made if missing) and the users admin, operator and reader",
     )
     return parser.parse_args(argv)
+
+
+def _agent_plan(count: int, partitions: str) -> list[str]:
+    """Each agent's partition ("" for the default one), the given ones dealt in turn."""
+    given = [p.strip() for p in partitions.split(",") if p.strip()] or [""]
+    return [given[n % len(given)] for n in range(max(count, 0))]
 
 
 def _worker_count(text: str) -> int:
@@ -134,7 +162,9 @@ def _worker_count(text: str) -> int:
     return count
 
 
-def _serve(state_dir: Path, *, workers: int, tls: bool) -> int:
+def _serve(
+    state_dir: Path, *, workers: int, tls: bool, agents: list[str] = (), worker: str = ""
+) -> int:
     from settings import Settings
 
     settings = Settings()
@@ -145,7 +175,7 @@ def _serve(state_dir: Path, *, workers: int, tls: bool) -> int:
         return 1
     stack = Stack(state_dir, ephemeral=False, ui=True, ports=ports, external=external)
     try:
-        return _run_stack(stack, workers=workers, tls=tls)
+        return _run_stack(stack, workers=workers, tls=tls, agents=list(agents), worker=worker)
     finally:
         # A second Ctrl-C must not cut the stop short and leave servers behind.
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -192,7 +222,9 @@ def _plan(settings) -> tuple[dict[str, str], dict[str, int], list[str]]:
     return external, ports, problems
 
 
-def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
+def _run_stack(
+    stack: Stack, *, workers: int, tls: bool, agents: list[str] = (), worker: str = ""
+) -> int:
     if stack.servers:
         _say(f"starting {', '.join(server.name for server in stack.servers)}...")
     try:
@@ -257,23 +289,45 @@ def _run_stack(stack: Stack, *, workers: int, tls: bool) -> int:
     _say(f"gRPC-Web (the same services, for browsers) on {web_url}")
     if stack.settings.gui_dir:
         _say(f"  ArmoniK Admin GUI on {web_url}/admin/")
-    for process in [*started, api]:
+    polling = [stack.agent(partition, worker) for partition in agents]
+    try:
+        # Each agent prints its ready line once its worker answers and it polls its queue.
+        _start_all_agents(polling)
+    except ServerError as error:
+        _say(f"an agent failed to start:\n{error}", error=True)
+        return 1
+    for process in [*started, api, *polling]:
         _say(f"  {process.name:<12} pid {process.pid}, log {display_path(process.log_path)}")
+    if polling:
+        _say(
+            f"  {len(polling)} agents on {', '.join(sorted({p or 'default' for p in agents}))};"
+            f" their workers log to {display_path(stack.state_dir / 'logs')}/<pod>-worker.log"
+        )
     endpoints = _publish_metrics(stack.state_dir, metrics)
     for name, url in endpoints.items():
         _say(f"  {name + ' metrics':<20} {url}")
     if endpoints:
         _say("  armonik-sessions top   the same figures, live in the terminal")
-    supervisor = Supervisor([*started, api], say=_say)
+    supervisor = Supervisor([*started, api, *polling], say=_say)
     try:
         supervisor.start()
-        _say("a worker (or the API server) that dies is restarted; Ctrl-C to stop")
+        _say("a worker, agent or the API server that dies is restarted; Ctrl-C to stop")
         return _watch(stack.servers)
     finally:
         # As for the servers in _serve: a second Ctrl-C must not leave a restart under way.
         _ignore(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         supervisor.stop()
         (stack.state_dir / METRICS_FILE).unlink(missing_ok=True)
+
+
+def _start_all_agents(agents: list) -> None:
+    """Start the agents side by side; the first failure is raised once all have tried."""
+    if not agents:
+        return
+    with ThreadPoolExecutor(len(agents)) as pool:
+        starts = [pool.submit(agent.start) for agent in agents]
+    for start in starts:
+        start.result()
 
 
 def _shared_bounds(workers: int) -> dict[str, int]:

@@ -14,7 +14,7 @@ from stack.s3_server import INTERNAL_PORTS as S3_INTERNAL_PORTS
 from stack.s3_server import S3
 from stack.server import Server, StartAborted
 from stack.temporal_server import Temporal
-from stack.worker_process import API_READY_LINE, ControlPlaneProcess
+from stack.worker_process import AGENT_READY_LINE, API_READY_LINE, ControlPlaneProcess
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -188,6 +188,30 @@ class Stack:
         worker = ControlPlaneProcess(self.state_dir, env=env, name=name, command=command)
         self.workers.append(worker)
         return worker
+
+    def agent(
+        self, partition_id: str = "", worker: str = "", **extra_env: object
+    ) -> ControlPlaneProcess:
+        """A new, not yet started, polling agent (`python -m agent`) on `partition_id` (unset:
+        the default one), launching the worker command `worker` (unset: the sample worker).
+        It is stopped with the workers. Each start is a new pod (its id host and pid): what a
+        killed one held is reaped once its lease lapses, never taken up by its restart."""
+        name = f"agent-{sum(p.name.startswith('agent-') for p in self.workers) + 1}"
+        env = self.env() | {
+            "AGENT_PARTITION": partition_id,
+            "AGENT_WORKER": worker,
+            "ARMONIK_STATE_DIR": str(self.state_dir),
+        }
+        env |= {key: str(value) for key, value in extra_env.items()}
+        agent = ControlPlaneProcess(
+            self.state_dir,
+            env=env,
+            name=name,
+            command=[sys.executable, "-m", "agent"],
+            ready_line=AGENT_READY_LINE,
+        )
+        self.workers.append(agent)
+        return agent
 
     def api(self, address: str, **extra_env: object) -> ControlPlaneProcess:
         """A new, not yet started, gRPC API server bound to this stack, listening on

@@ -12,6 +12,8 @@ from stack.state import REPO_ROOT
 READY_LINE = "worker ready"
 # The API server prints this one once it accepts calls (api/server.py).
 API_READY_LINE = "api ready"
+# And a polling agent this one, once it serves its worker and polls its queue (agent/).
+AGENT_READY_LINE = "agent ready"
 
 
 class ControlPlaneProcess(Server):

@@ -7,6 +7,7 @@ from stores.audit import AuditLog
 from stores.auth import AuthTable
 from stores.database import Database
 from stores.events import ChangeFeed
+from stores.leases import Leases
 from stores.objects import ObjectStorage
 from stores.operations import OperationsLog
 from stores.partitions import PartitionsTable
@@ -30,3 +31,5 @@ class StoreSet:
     objects: ObjectStorage
     # What the Events service streams; only the API process opens it.
     changes: ChangeFeed | None = None
+    # The agents' leases; None where no agent runs (the workflow tests' fakes).
+    leases: Leases | None = None

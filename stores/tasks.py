@@ -110,6 +110,12 @@ class WorkTasks(Protocol):
         """The subtasks the task submitted, in `statuses`."""
         ...
 
+    async def held_by(self, pod_ids: list[str]) -> list[TaskRecord]:
+        """The DISPATCHED and PROCESSING tasks that these agents own, in every session. No
+        index serves it (an index on the owner would make each status flip a non-HOT update):
+        it scans, and is for the rare lapse of a lease only."""
+        ...
+
     async def unresolved(self, tx: Tx, session_id: str, task_ids: list[str]) -> set[str]:
         """Those of the tasks that still wait on a result."""
         ...

@@ -5,6 +5,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import grpc
 from temporalio.client import Client
 
 from adapters.connect import Stores
@@ -35,6 +36,18 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def status_codes(calls) -> list:
+    """Each call's gRPC status code, or None for a call that answered."""
+    codes = []
+    for call in calls:
+        try:
+            call()
+            codes.append(None)
+        except grpc.RpcError as error:
+            codes.append(error.code())
+    return codes
 
 
 class StackClient(Engine):

@@ -212,6 +212,15 @@ class PostgresTasksTable(PostgresSessionRows, PostgresTaskReads):
         )
         return [_record(r) for r in rows]
 
+    async def held_by(self, pod_ids: list[str]) -> list[TaskRecord]:
+        rows = await self.db.fetch(
+            f"SELECT {RECORD_COLUMNS} FROM tasks WHERE owner_pod_id = ANY($1::text[])"
+            " AND status = ANY($2::smallint[]) ORDER BY session_id, task_id",
+            pod_ids,
+            [int(TaskStatus.DISPATCHED), int(TaskStatus.PROCESSING)],
+        )
+        return [_record(r) for r in rows]
+
     async def unresolved(
         self, conn: asyncpg.Connection, session_id: str, task_ids: list[str]
     ) -> set[str]:

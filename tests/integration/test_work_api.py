@@ -19,6 +19,7 @@ from engine.work import Work
 from lifecycle.domain import Partition, TaskOptions
 from lifecycle.statuses import Operation, ResultStatus, TaskStatus
 from tests.integration.snapshot import assert_invariants
+from tests.support import status_codes
 
 pytestmark = pytest.mark.stack
 
@@ -85,22 +86,19 @@ async def test_a_workload_through_the_official_clients(client, stores, channel):
 
     def refusals():
         out = [made["first"].result_id]
-        codes = []
-        for call in (
-            lambda: tasks.submit_tasks("no-such-session", [TaskDefinition(payload.result_id, out)]),
-            lambda: tasks.submit_tasks(session, [TaskDefinition("no-such-result", out)]),
-            lambda: tasks.submit_tasks(
-                session, [TaskDefinition(payload.result_id, [made["first"].result_id], ["x"])]
-            ),
-            lambda: results.download_result_data(made["first"].result_id, session),
-            lambda: tasks.cancel_tasks(["no-such-task"]),
-        ):
-            try:
-                call()
-                codes.append(None)
-            except grpc.RpcError as error:
-                codes.append(error.code())
-        return codes
+        return status_codes(
+            (
+                lambda: tasks.submit_tasks(
+                    "no-such-session", [TaskDefinition(payload.result_id, out)]
+                ),
+                lambda: tasks.submit_tasks(session, [TaskDefinition("no-such-result", out)]),
+                lambda: tasks.submit_tasks(
+                    session, [TaskDefinition(payload.result_id, [made["first"].result_id], ["x"])]
+                ),
+                lambda: results.download_result_data(made["first"].result_id, session),
+                lambda: tasks.cancel_tasks(["no-such-task"]),
+            )
+        )
 
     S = grpc.StatusCode
     assert await asyncio.to_thread(refusals) == [
