@@ -97,13 +97,14 @@ def browser_page() -> Iterator:
 
 @pytest.fixture(scope="module")
 def running_stack(browser_page) -> Iterator[RunningStack]:
-    """`python -m stack --workers 1` on free ports, as `make run` starts it."""
+    """`python -m stack --workers 1 --agents 0` on free ports, as `make run` starts it, with no
+    agent to take the seeded tasks that the pause walks."""
     with tempfile.TemporaryDirectory(prefix="armonik-browser-") as state_dir:
         # No metrics endpoints: their fixed ports may be another stack's.
         env, ports = own_servers_env(state_dir)
         env |= {"METRICS_PORT": "0"} | SLOW_PAUSE
         ui = ports["ui"]
-        running = StackProcess(env, "--workers", "1")
+        running = StackProcess(env, "--workers", "1", "--agents", "0")
         try:
             running.wait_for(f"Temporal UI  http://127.0.0.1:{ui}")
             running.wait_for("Ctrl-C to stop")
