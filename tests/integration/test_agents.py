@@ -123,18 +123,28 @@ async def test_the_agent_service_answers_only_the_running_task(stack, agents):
     assert codes == [S.FAILED_PRECONDITION, S.FAILED_PRECONDITION, S.UNIMPLEMENTED]
 
 
+async def one_running_task(client, stores, channel, agents, options: TaskOptions, payload: bytes):
+    """A new session with one task, once an agent runs it: its outputs, the task, and the
+    agent process that owns it."""
+    partition, started = agents
+    options = TaskOptions(options.max_duration, options.max_retries, options.priority, partition)
+    session = (await client.create([partition], options)).session_id
+    outputs, submitted = await asyncio.to_thread(submit, channel, session, [payload])
+    task = await asyncio.wait_for(processing(stores, session, submitted[0].id), 60)
+    owner = next(a for a in started if task.owner_pod_id.endswith(f"-{a.pid}"))
+    return outputs, task, owner
+
+
 @pytest.mark.parametrize("victim", ["worker", "agent"])
 async def test_a_killed_task_is_retried_and_completes_once(client, stores, api, agents, victim):
     """SIGKILL the worker running a task (its agent fails the call as retriable and relaunches
     it), or its agent (its lease lapses, and the other agent reaps the task and runs the
     retry): either way the task is RETRIED once and its retry completes."""
-    partition, started = agents
-    session = (await client.create([partition], TaskOptions(60, 3, 1, partition))).session_id
     with grpc.insecure_channel(api) as channel:
-        outputs, submitted = await asyncio.to_thread(submit, channel, session, [b"sleep:3:slow"])
-        task_id = submitted[0].id
-        task = await asyncio.wait_for(processing(stores, session, task_id), 60)
-        owner = next(a for a in started if task.owner_pod_id.endswith(f"-{a.pid}"))
+        outputs, task, owner = await one_running_task(
+            client, stores, channel, agents, TaskOptions(60, 3, 1), b"sleep:3:slow"
+        )
+        session, task_id = task.session_id, task.task_id
         workers = _children(owner.pid)
         assert len(workers) == 1
         os.kill(workers[0] if victim == "worker" else owner.pid, signal.SIGKILL)
@@ -154,13 +164,11 @@ async def test_a_killed_task_is_retried_and_completes_once(client, stores, api, 
 
 
 async def test_cancel_stops_the_running_call(client, stores, api, agents):
-    partition, started = agents
-    session = (await client.create([partition], TaskOptions(120, 3, 1, partition))).session_id
     with grpc.insecure_channel(api) as channel:
-        _, submitted = await asyncio.to_thread(submit, channel, session, [b"sleep:100:long"])
-        task_id = submitted[0].id
-        task = await asyncio.wait_for(processing(stores, session, task_id), 60)
-        owner = next(a for a in started if task.owner_pod_id.endswith(f"-{a.pid}"))
+        _, task, owner = await one_running_task(
+            client, stores, channel, agents, TaskOptions(120, 3, 1), b"sleep:100:long"
+        )
+        session, task_id = task.session_id, task.task_id
         before = _children(owner.pid)
         await asyncio.to_thread(ArmoniKTasks(channel).cancel_tasks, [task_id])
     # The agent abandons the call and relaunches its worker, long before the sleep would end.
